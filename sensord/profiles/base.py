@@ -1,0 +1,152 @@
+"""What a wearable protocol is, independent of any Bluetooth stack.
+
+A profile is pure: it describes the GATT layout, the writes that start and stop the stream, a
+decoder (notification bytes -> samples in SI units) and, for the virtual wearable, an emulator
+(the device side: commands in, notification bytes out). The BLE link and the virtual wearable are
+generic over profiles; nothing outside ``profiles/`` knows a byte layout.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from sensord.model import FloatArray
+
+CharProperty = Literal["read", "write", "write-without-response", "notify", "indicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class CharacteristicSpec:
+    """One characteristic of the device's GATT table (UUIDs lower-case, 128-bit form)."""
+
+    uuid: str
+    properties: tuple[CharProperty, ...]
+    initial_value: bytes = b""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One primary service of the device's GATT table."""
+
+    uuid: str
+    characteristics: tuple[CharacteristicSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GattWrite:
+    """A write the central performs (to start or stop streaming, or to configure)."""
+
+    char_uuid: str
+    data: bytes
+    response: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPacket:
+    """The samples of one notification, already in SI units.
+
+    ``acc_m_s2`` and ``gyro_rad_s`` have shape (n, 3). ``counter`` is the device's running index of
+    the first sample (unwrapped by the decoder, so it only grows) when the protocol carries one.
+    ``device_time_s`` is the device's clock at the first sample when the protocol carries a
+    timestamp. The link rebuilds sample times from whichever it has and the nominal rate.
+    """
+
+    acc_m_s2: FloatArray
+    gyro_rad_s: FloatArray
+    counter: int | None = None
+    device_time_s: float | None = None
+
+    def __len__(self) -> int:
+        return int(self.acc_m_s2.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Bytes the device sends on one characteristic (what the emulator produces)."""
+
+    char_uuid: str
+    data: bytes
+
+
+class Decoder(ABC):
+    """Turns one stream's notifications into packets. Stateful only where the protocol is
+    (sequence unwrapping, frames split over two notifications)."""
+
+    @abstractmethod
+    def decode(self, char_uuid: str, payload: bytes) -> DecodedPacket | None:
+        """Decodes one notification. ``None`` when it carried no samples (a fragment awaiting
+        its second half, a command response). Raises ``DecodeError`` on malformed bytes."""
+
+
+class Emulator(ABC):
+    """The device side of the protocol, for the virtual wearable: it reacts to the central's
+    writes and packs samples into notifications the way the real device does."""
+
+    @abstractmethod
+    def on_write(self, char_uuid: str, data: bytes) -> list[Notification]:
+        """Applies a write from the central; returns any response notifications."""
+
+    @property
+    @abstractmethod
+    def streaming(self) -> bool:
+        """True once the central has started the stream (and not stopped it)."""
+
+    @property
+    @abstractmethod
+    def rate_hz(self) -> float:
+        """The sample rate the central asked for (or the device default)."""
+
+    @abstractmethod
+    def samples_per_notification(self, mtu: int) -> int:
+        """How many samples fit one notification at this ATT MTU."""
+
+    @abstractmethod
+    def encode(self, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> list[Notification]:
+        """Packs consecutive samples (shape (n, 3) each, n <= samples_per_notification) into the
+        notification(s) the device would send, quantised as the device quantises."""
+
+
+class Profile(ABC):
+    """A wearable protocol. Subclasses fill the class variables and the factory methods."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    #: The service a scan recognises the device by (advertised, or at least present).
+    service_uuid: ClassVar[str]
+    #: Local-name prefixes that also identify the device in a scan.
+    name_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Characteristics the link subscribes to.
+    notify_uuids: ClassVar[tuple[str, ...]]
+    #: Sample rates the device supports, ascending; the link picks the nearest.
+    rates_hz: ClassVar[tuple[float, ...]]
+    default_rate_hz: ClassVar[float] = 100.0
+
+    @abstractmethod
+    def gatt(self) -> tuple[ServiceSpec, ...]:
+        """The device's own services (Battery and Device Information are added separately)."""
+
+    @abstractmethod
+    def start(self, rate_hz: float) -> list[GattWrite]:
+        """Writes that start the stream at ``rate_hz``, after the link has subscribed."""
+
+    @abstractmethod
+    def stop(self) -> list[GattWrite]:
+        """Writes that stop the stream and release device resources (sent before unsubscribe)."""
+
+    @abstractmethod
+    def decoder(self, rate_hz: float) -> Decoder:
+        """A fresh decoder for one connection."""
+
+    @abstractmethod
+    def emulator(self) -> Emulator:
+        """A fresh device-side emulator for one virtual wearable."""
+
+    def nearest_rate(self, rate_hz: float) -> float:
+        """The supported rate closest to ``rate_hz``."""
+        rates = np.asarray(self.rates_hz)
+        return float(rates[int(np.argmin(np.abs(rates - rate_hz)))])
