@@ -26,9 +26,13 @@ def stairs_block(shared_data: Path) -> ImuBlock:
     return read_recording(shared_data / "gaitmap_walk" / "stairs_down_left.csv").block
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_any_block_boundaries_give_identical_events(stairs_block: ImuBlock, data: st.DataObject) -> None:
+def test_any_block_boundaries_give_identical_events(
+    stairs_block: ImuBlock, data: st.DataObject
+) -> None:
     whole = analyze(stairs_block)
     assert any(e.type == "step" for e in whole)
     style = data.draw(st.sampled_from(["live", "random", "ones"]))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sensord.model import ImuBlock
 from sensord.pipeline import analyze
 from sensord.recording import read_recording
 
@@ -35,7 +37,7 @@ def test_walk_landings_match_motion_capture(shared_data: Path, name: str) -> Non
     # turn lie between annotated strides); leave out detections inside such an unannotated gap.
     stride = float(np.median(np.diff(landings)))
     inside = (steps >= lo) & (steps <= hi)
-    for a, b in zip(landings[:-1], landings[1:], strict=True):
+    for a, b in itertools.pairwise(landings):
         if b - a > 1.6 * stride:
             inside &= ~((steps > a + 0.5 * stride) & (steps < b - 0.5 * stride))
     in_span = steps[inside]
@@ -63,8 +65,6 @@ def test_hand_held_recording_gives_no_reps(shared_data: Path) -> None:
     """x-io's sample is a sensor turned by hand: not foot exercise, nothing is counted."""
     path = shared_data / "xio_fusion_sample" / "sensor_data.csv"
     data = np.loadtxt(path, delimiter=",", skiprows=1)
-    from sensord.model import ImuBlock
-
     block = ImuBlock.from_arrays(data[:, 0], data[:, 4:7] * 9.80665, np.radians(data[:, 1:4]))
     events = analyze(block)
     assert not [e for e in events if e.type in ("rep", "set")]
