@@ -137,8 +137,11 @@ class CircleDetector:
     def _follow(self) -> list[Circle]:
         h = self._history
         out: list[Circle] = []
+        if self._episode is not None and self._episode.ref < h.k_start:
+            self._episode = None  # longer than anything we keep: not a circle
+        self._scan = max(self._scan, h.k_start)
         while self._scan < h.k_end:
-            lo, hi = self._scan, h.k_end
+            lo, hi = self._scan, min(h.k_end, self._scan + 250)
             last_active = h.get("last_active", lo, hi)
             idx = np.arange(lo, hi)
             if self._episode is None:
@@ -148,8 +151,8 @@ class CircleDetector:
                     break
                 first = lo + int(started[0])
                 self._episode = _Episode(
-                    ref=first - 1, ref_phase=float(h.get("phase", first - 1, first)[0]),
-                    direction=0, extreme=0.0, extreme_at=first - 1,
+                    ref=first, ref_phase=float(h.get("phase", first, first + 1)[0]),
+                    direction=0, extreme=0.0, extreme_at=first,
                 )
                 self._scan = first
                 continue

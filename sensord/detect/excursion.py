@@ -24,6 +24,8 @@ BASELINE_LAG: Final = 10  # baseline window ends 0.2 s before the sample it judg
 BASELINE_LEN: Final = 41  # and spans 0.8 s (odd: its median is one sample, exactly)
 BASELINE_STEADY_DEG: Final = 1.5  # the baseline window's pitch range must stay under this
 _KEEP: Final = 3000  # 60 s: the longest excursion we follow
+#: Searches look this far ahead at a time, so batch work stays linear in the samples.
+SPAN: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,30 +133,32 @@ class ExcursionDetector:
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
         h = self._history
-        lo, hi = self._scan, h.k_end
-        if hi <= lo:
-            return False
-        span = BASELINE_LAG + BASELINE_LEN
-        pitch = h.get("pitch", lo - span, hi)
-        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-        # windows[j] covers pitch[j : j + LEN]; the baseline for sample lo + i is windows[i].
-        base = windows[: hi - lo]
-        steady = (base.max(axis=1) - base.min(axis=1)) < BASELINE_STEADY_DEG
-        # A median, not a mean: order statistics are exact, so the level cannot depend on how
-        # many windows are evaluated at once.
-        level = np.median(base, axis=1)
-        current = pitch[span:]
-        away = steady & (np.abs(current - level) > self.start_deg)
-        hit = np.flatnonzero(away)
-        if not hit.size:
+        while self._scan < h.k_end:
+            lo = self._scan
+            hi = min(h.k_end, lo + SPAN)
+            span = BASELINE_LAG + BASELINE_LEN
+            pitch = h.get("pitch", lo - span, hi)
+            windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
+            # windows[i] is the baseline window of sample lo + i.
+            base = windows[: hi - lo]
+            top = base.max(axis=1)
+            bottom = base.min(axis=1)
+            current = pitch[span:]
+            # Only samples beyond their window's range can be far from its median.
+            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & (
+                (current > bottom + self.start_deg) | (current < top - self.start_deg))
+            for i in np.flatnonzero(maybe).tolist():
+                # A median, not a mean: order statistics are exact, so the level cannot depend
+                # on how many samples are evaluated at once.
+                level = float(np.median(base[i]))
+                if abs(float(current[i]) - level) > self.start_deg:
+                    start = lo + i
+                    roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
+                    self._open = _Open(start=start, baseline=level, roll=roll)
+                    self._scan = start + 1
+                    return True
             self._scan = hi
-            return False
-        i = int(hit[0])
-        start = lo + i
-        roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-        self._open = _Open(start=start, baseline=float(level[i]), roll=roll)
-        self._scan = start + 1
-        return True
+        return False
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""

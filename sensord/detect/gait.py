@@ -73,15 +73,19 @@ class GaitDetector:
         strides: list[Stride] = []
         limit = h.k_end - DECIDE_AFTER
         while self._scan_from < limit:
-            ml = h.get("ml", self._scan_from, limit)
+            # Look a bounded span ahead (a lobe longer than that is not a step).
+            ml = h.get("ml", self._scan_from, min(limit, self._scan_from + 250))
             swinging = ml < -SWING_ON_RAD_S
             starts = np.flatnonzero(swinging & ~np.concatenate(([False], swinging[:-1])))
             if not starts.size:
-                self._scan_from = limit
-                break
+                self._scan_from = min(limit, self._scan_from + 250)
+                continue
             lobe_start = self._scan_from + int(starts[0])
             after = np.flatnonzero(~swinging[starts[0]:])
             if not after.size:
+                if ml.shape[0] >= 250 and starts[0] == 0:
+                    self._scan_from += 250  # an endless "lobe" is not a swing
+                    continue
                 # The lobe runs past what can be decided: wait for more samples.
                 self._scan_from = lobe_start
                 break

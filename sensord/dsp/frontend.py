@@ -14,6 +14,7 @@ cost more than the whole pipeline (see bench/bench_pipeline.py).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Final
 
@@ -223,7 +224,9 @@ class FrontEnd:
         lo = first
         while lo < stop:
             candidates = [stop, (lo // every + 1) * every if lo % every else lo]
-            candidates.extend(t for t in transitions if t >= lo)
+            at = bisect.bisect_left(transitions, lo)
+            if at < len(transitions):
+                candidates.append(transitions[at])
             dues = [self._due(p, lo, stop) for p in self._pending]
             candidates.extend(index for index, _ in dues)
             cut = min(candidates)
