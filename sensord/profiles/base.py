@@ -66,6 +66,21 @@ class DecodedPacket:
 
 
 @dataclass(frozen=True, slots=True)
+class Quantisation:
+    """How exactly a profile carries samples, so tests and the link know what "equal" means.
+
+    ``*_step_*`` is the value of one count (or, for float formats, an upper bound of one unit in
+    the last place within full scale): a round trip through the emulator and the decoder is off by
+    at most half a step. ``*_full_scale_*`` is the magnitude beyond which the device saturates.
+    """
+
+    acc_step_m_s2: float
+    gyro_step_rad_s: float
+    acc_full_scale_m_s2: float
+    gyro_full_scale_rad_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
     """Bytes the device sends on one characteristic (what the emulator produces)."""
 
@@ -80,7 +95,8 @@ class Decoder(ABC):
     @abstractmethod
     def decode(self, char_uuid: str, payload: bytes) -> DecodedPacket | None:
         """Decodes one notification. ``None`` when it carried no samples (a fragment awaiting
-        its second half, a command response). Raises ``DecodeError`` on malformed bytes."""
+        its second half, a command response). Raises ``DecodeError`` on malformed bytes, and
+        never any other exception, whatever the bytes."""
 
 
 class Emulator(ABC):
@@ -89,7 +105,20 @@ class Emulator(ABC):
 
     @abstractmethod
     def on_write(self, char_uuid: str, data: bytes) -> list[Notification]:
-        """Applies a write from the central; returns any response notifications."""
+        """Applies a write from the central; returns any response notifications.
+
+        Raises ``DecodeError`` when the real device would reject the write (wrong length, a value
+        out of range): the virtual wearable then answers with an ATT error instead."""
+
+    def on_disconnect(self) -> None:
+        """The central went away: devices that stop streaming then override this."""
+        return  # the default keeps state: not every device resets on disconnect
+
+    def read(self, char_uuid: str) -> bytes | None:
+        """The current value of a readable characteristic, when it depends on what the central
+        wrote (a configuration read back). ``None``: serve the GATT table's stored value."""
+        del char_uuid
+        return None
 
     @property
     @abstractmethod
@@ -125,6 +154,11 @@ class Profile(ABC):
     #: Sample rates the device supports, ascending; the link picks the nearest.
     rates_hz: ClassVar[tuple[float, ...]]
     default_rate_hz: ClassVar[float] = 100.0
+    #: Whether the real device has the standard Battery Service (0x180F). The virtual wearable
+    #: adds it for every profile; a link need not look for it when this is false.
+    has_battery_service: ClassVar[bool] = True
+    #: Whether the real device has the standard Device Information Service (0x180A).
+    has_device_information: ClassVar[bool] = True
 
     @abstractmethod
     def gatt(self) -> tuple[ServiceSpec, ...]:
@@ -145,6 +179,10 @@ class Profile(ABC):
     @abstractmethod
     def emulator(self) -> Emulator:
         """A fresh device-side emulator for one virtual wearable."""
+
+    def quantisation(self) -> Quantisation:
+        """The resolution and full scale samples have on the wire (see ``Quantisation``)."""
+        raise NotImplementedError(f"profile {self.id} does not state its quantisation")
 
     def nearest_rate(self, rate_hz: float) -> float:
         """The supported rate closest to ``rate_hz``."""
