@@ -66,6 +66,7 @@ RATE_CODES: Final = {
 }
 DEFAULT_RATE_HZ: Final = 10.0  # the factory setting
 COMMAND: Final = struct.Struct("<BBBH")  # FF AA register value(uint16 LE)
+_MOTION: Final = struct.Struct("<6h")  # acc xyz, gyro xyz counts
 
 
 def command(register: int, value: int) -> bytes:
@@ -89,6 +90,16 @@ class WitmotionDecoder(Decoder):
         length = len(payload)
         if length == 0:
             raise DecodeError("witmotion: empty notification")
+        if length in (FRAME_BYTES, SHORT_FRAME_BYTES) and payload[0] == HEADER:
+            # The common case, one frame per notification: skip numpy's per-call overhead.
+            if payload[1] == FLAG_REGISTERS:
+                return None
+            if payload[1] == FLAG_MOTION:
+                counts = _MOTION.unpack_from(payload, 2)
+                return DecodedPacket(
+                    np.array([counts[:3]], dtype=np.float64) * ACC_LSB_M_S2,
+                    np.array([counts[3:]], dtype=np.float64) * GYRO_LSB_RAD_S,
+                )
         for size in (FRAME_BYTES, SHORT_FRAME_BYTES):
             if length % size == 0:
                 rows = np.frombuffer(payload, dtype=np.uint8).reshape(-1, size)
