@@ -195,6 +195,7 @@ class MovesenseEmulator(Emulator):
         self._boot_ms = boot_ms
         self._mtu = 161  # what the sensor negotiates unless the central asks for more
         self.leak_subscriptions = leak_subscriptions
+        self._last_rate_hz = MovesenseProfile.default_rate_hz
 
     @property
     def _imu_rate_hz(self) -> float | None:
@@ -209,7 +210,9 @@ class MovesenseEmulator(Emulator):
 
     @property
     def rate_hz(self) -> float:
-        return self._imu_rate_hz or 0.0
+        """The subscribed rate; before any subscription (or after), the last one asked for."""
+        rate = self._imu_rate_hz
+        return self._last_rate_hz if rate is None else rate
 
     def on_write(self, char_uuid: str, data: bytes) -> list[Notification]:
         if char_uuid.lower() != COMMAND_UUID:
@@ -238,6 +241,7 @@ class MovesenseEmulator(Emulator):
         if not self.streaming:
             self._sample_index = 0
         self._slots[reference] = path
+        self._last_rate_hz = float(rate)
         return []
 
     @staticmethod
@@ -268,7 +272,7 @@ class MovesenseEmulator(Emulator):
         acc, gyro = xyz("acc_m_s2", acc_m_s2), xyz("gyro_rad_s", gyro_rad_s)
         if acc.shape != gyro.shape:
             raise ValueError(f"acc {acc.shape} and gyro {gyro.shape} differ")
-        rate = self.rate_hz or RATES_HZ[0]
+        rate = self.rate_hz
         n = acc.shape[0]
         timestamp_ms = (self._boot_ms + round(self._sample_index * 1000.0 / rate)) & 0xFFFFFFFF
         self._sample_index += n
