@@ -22,6 +22,7 @@ import struct
 from typing import ClassVar, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.errors import DecodeError
 from sensord.model import FloatArray
@@ -109,7 +110,7 @@ class WitmotionDecoder(Decoder):
                     return self._packet(rows[rows[:, 1] == FLAG_MOTION])
         return self._packet(self._resync(payload))
 
-    def _resync(self, payload: bytes) -> np.ndarray:
+    def _resync(self, payload: bytes) -> NDArray[np.uint8]:
         """The motion frames of an irregular notification, as rows of their first 14 bytes."""
         length = len(payload)
         rows: list[bytes] = []
@@ -139,7 +140,7 @@ class WitmotionDecoder(Decoder):
         return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, MIN_MOTION_BYTES)
 
     @staticmethod
-    def _packet(rows: np.ndarray) -> DecodedPacket | None:
+    def _packet(rows: NDArray[np.uint8]) -> DecodedPacket | None:
         if rows.shape[0] == 0:
             return None  # register answers only
         counts = np.ascontiguousarray(rows[:, 2:14]).view("<i2")

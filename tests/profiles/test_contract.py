@@ -135,6 +135,9 @@ def test_consecutive_packets_carry_consecutive_counters(profile: Profile) -> Non
     packets = [p for _ in range(20) for p in decode_all(decoder, emulator, ones, ones)]
     counters = [p.counter for p in packets]
     times = [p.device_time_s for p in packets]
+    # A protocol either numbers (or stamps) every packet or none: the link relies on that.
+    assert len({c is None for c in counters}) == 1
+    assert len({t is None for t in times}) == 1
     if counters[0] is not None:
         assert np.all(np.diff(np.asarray(counters)) == [len(p) for p in packets[:-1]])
     if times[0] is not None:
