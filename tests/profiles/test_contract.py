@@ -187,3 +187,25 @@ def test_mutated_real_packets_give_a_packet_none_or_decode_error(
                 continue
             if packet is not None:
                 assert packet.acc_m_s2.shape == packet.gyro_rad_s.shape == (len(packet), 3)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(st.binary(max_size=40), min_size=1, max_size=6))
+def test_any_write_gives_answers_or_decode_error(profile: Profile, writes: list[bytes]) -> None:
+    """A central may write anything: the virtual wearable must answer, never crash."""
+    writable = [
+        c.uuid
+        for s in profile.gatt()
+        for c in s.characteristics
+        if {"write", "write-without-response"} & set(c.properties)
+    ]
+    emulator = profile.emulator()
+    for uuid in writable:
+        for data in writes:
+            try:
+                answers = emulator.on_write(uuid, data)
+            except DecodeError:
+                continue
+            assert all(a.char_uuid in profile.notify_uuids for a in answers)
+    emulator.samples_per_notification(247)
+    assert emulator.rate_hz > 0
