@@ -14,7 +14,6 @@ cost more than the whole pipeline (see bench/bench_pipeline.py).
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,8 +75,8 @@ class Features:
     Shapes (n,) or (n, 3); vectors are in the segment frame (x forward, y left, z up; see
     sensord.dsp.mounting). ``up`` is the unit specific-force direction (points up when still).
     ``pitch_deg`` is positive with the toes (front) up; ``roll_deg`` positive with the left edge
-    up. ``up_sensor`` is ``up`` in sensor axes and ``rotation`` (n, 3, 3) the mounting estimate
-    in force at each sample, for detectors that re-project with a later estimate.
+    up. ``up_sensor`` is ``up`` in sensor axes and ``rotations`` the mounting estimates in force
+    (from which absolute index), for detectors that re-project with a later estimate.
     ``new_segment`` marks the first chunk after a break in the stream.
     """
 
@@ -93,11 +92,20 @@ class Features:
     pitch_deg: FloatArray
     roll_deg: FloatArray
     up_sensor: FloatArray
-    rotation: FloatArray
+    rotations: tuple[tuple[int, FloatArray], ...]
     new_segment: bool
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
+
+    def rotation_at(self, index: int) -> FloatArray:
+        """The mounting rotation in force at absolute grid ``index`` (within this chunk)."""
+        current = self.rotations[0][1]
+        for start, matrix in self.rotations:
+            if start > index:
+                break
+            current = matrix
+        return current
 
 
 class FrontEnd:
@@ -216,75 +224,75 @@ class FrontEnd:
         bias = self._bias_for(centres, still, run_start)
         gyro_raw = raw[:, _GYRO] - bias
 
-        # Calibration events in index order; the rotation changes only at these indices.
+        # Still-run bookkeeping, in index order (it does not depend on the rotation).
         first, stop = int(centres[0]), int(centres[-1]) + 1
-        every = self.mounting.axis_update_every
-        transitions = [int(centres[i]) for i in sorted({*run_starts.tolist(), *run_ends.tolist()})]
-        rotation_rows = np.empty((n, 3, 3))
-        lo = first
-        while lo < stop:
-            candidates = [stop, (lo // every + 1) * every if lo % every else lo]
-            at = bisect.bisect_left(transitions, lo)
-            if at < len(transitions):
-                candidates.append(transitions[at])
-            dues = [self._due(p, lo, stop) for p in self._pending]
-            candidates.extend(index for index, _ in dues)
-            cut = min(candidates)
-            if cut > lo:
-                rotation_rows[lo - first:cut - first] = self.mounting.rotation
-                self.mounting.add_fast(
-                    gyro_raw[lo - first:cut - first], raw[lo - first:cut - first, _ACC])
-            if cut >= stop:
-                break
-            settled = [
-                (p, near) for p, (index, near) in zip(self._pending, dues, strict=True)
-                if index == cut
-            ]
-            self._calibrate_at(cut, bool(still[cut - first]), bool(prev[cut - first]), settled)
-            rotation_rows[cut - first] = self.mounting.rotation
-            self.mounting.add_fast(
-                gyro_raw[cut - first:cut - first + 1], raw[cut - first:cut - first + 1, _ACC])
-            lo = cut + 1
+        for i in sorted({*run_starts.tolist(), *run_ends.tolist()}):
+            if prev[i] and not still[i]:
+                self._run_start = int(run_start[i - 1]) if i > 0 else self._run_start
+                self._finish_still_run(first + i)
+            if still[i] and not prev[i]:
+                self._start_still_run(first + i)
         self._was_still = bool(still[-1])
+        self._run_start = int(run_start[-1])
 
-        up_sensor = tilt / np.linalg.norm(tilt, axis=1, keepdims=True)
-        up = np.einsum("nij,nj->ni", rotation_rows, up_sensor)
-        gyro = np.einsum("nij,nj->ni", rotation_rows, gyro_raw)
-        gyro_lp_seg = np.einsum("nij,nj->ni", rotation_rows, gyro_lp - bias)
-        acc_seg = np.einsum("nij,nj->ni", rotation_rows, raw[:, _ACC])
+        # The rotation changes only at axis updates and when a still period settles.
+        every = self.mounting.axis_update_every
+        changes: list[tuple[int, int, _PendingStill | None, bool]] = [
+            (k, 1, None, False) for k in range(-(-first // every) * every, stop, every)
+        ]
+        for waiting in self._pending:
+            index, near = self._due(waiting, first, stop)
+            if index < stop:
+                changes.append((index, 0, waiting, near))
+        changes.sort(key=lambda c: (c[0], c[1]))
+        rotations: list[tuple[int, FloatArray]] = []
+        lo = first
+        for index, kind, settled, near in changes:
+            if index > lo:
+                rotations.append((lo, self.mounting.rotation))
+                self.mounting.add_fast(
+                    gyro_raw[lo - first:index - first], raw[lo - first:index - first, _ACC])
+                lo = index
+            if settled is not None:
+                self._pending = [p for p in self._pending if p is not settled]
+                self._apply_still(settled, near_after=near)
+            elif kind == 1:
+                self.mounting.update_axis()
+        rotations.append((lo, self.mounting.rotation))
+        self.mounting.add_fast(gyro_raw[lo - first:], raw[lo - first:, _ACC])
+
+        up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))
+        up = np.empty_like(up_sensor)
+        gyro = np.empty_like(gyro_raw)
+        gyro_lp_seg = np.empty_like(gyro_raw)
+        acc_seg = np.empty_like(gyro_raw)
+        gyro_lp_corrected = gyro_lp - bias
+        bounds = [start - first for start, _ in rotations] + [n]
+        for (_, matrix), a, b in zip(rotations, bounds[:-1], bounds[1:], strict=True):
+            up[a:b] = up_sensor[a:b] @ matrix.T
+            gyro[a:b] = gyro_raw[a:b] @ matrix.T
+            gyro_lp_seg[a:b] = gyro_lp_corrected[a:b] @ matrix.T
+            acc_seg[a:b] = raw[a:b, _ACC] @ matrix.T
+        acc_raw = raw[:, _ACC]
         features = Features(
             k0=first,
             t_s=centres.astype(np.float64) * GRID_DT_S,
             valid=raw[:, _VALID] > 0.5,
             still=still,
             acc_m_s2=acc_seg,
-            acc_norm_m_s2=np.linalg.norm(raw[:, _ACC], axis=1),
+            acc_norm_m_s2=np.sqrt(np.sum(acc_raw * acc_raw, axis=1)),
             gyro_rad_s=gyro,
             gyro_lp_rad_s=gyro_lp_seg,
             up=up,
             pitch_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
             roll_deg=np.degrees(np.arctan2(up[:, 1], up[:, 2])),
             up_sensor=up_sensor,
-            rotation=rotation_rows,
+            rotations=tuple(rotations),
             new_segment=self._new_segment,
         )
         self._new_segment = False
         return features
 
-    def _calibrate_at(
-        self, index: int, still_now: bool, still_before: bool,
-        settled: list[tuple[_PendingStill, bool]],
-    ) -> None:
-        """Applies the calibration events that fall on ``index`` (in a fixed order)."""
-        for pending, near in settled:
-            self._pending = [p for p in self._pending if p is not pending]
-            self._apply_still(pending, near_after=near)
-        if still_before and not still_now:
-            self._finish_still_run(index)
-        if still_now and not still_before:
-            self._start_still_run(index)
-        if index % self.mounting.axis_update_every == 0:
-            self.mounting.update_axis()
     def _bias_for(
         self, centres: NDArray[np.int64], still: NDArray[np.bool_], run_start: NDArray[np.int64]
     ) -> FloatArray:
