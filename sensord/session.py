@@ -147,6 +147,13 @@ class SessionSummary:
     exercises: tuple[ExerciseSummary, ...]
     walk_steps: int = 0
 
+    def __post_init__(self) -> None:
+        # Rounded as published, so a summary read back from JSON compares equal.
+        for name, decimals in (
+            ("t_start", 4), ("t_end", 4), ("started_wall_s", 3), ("ended_wall_s", 3),
+        ):
+            object.__setattr__(self, name, round(getattr(self, name), decimals))
+
     @property
     def duration_s(self) -> float:
         return max(0.0, self.t_end - self.t_start)

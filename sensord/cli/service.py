@@ -6,10 +6,15 @@ and sensord.diagnose, which know nothing about the terminal.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from sensord.cli.app import app
 from sensord.config import (
@@ -19,8 +24,10 @@ from sensord.config import (
     load_config,
     unknown_env_variables,
 )
+from sensord.history import DayTotal, History
+from sensord.session import SessionSummary
 
-__all__ = ["app", "config_summary"]
+__all__ = ["app", "config_summary", "daily_chart", "sessions_table"]
 
 
 def config_summary(config: Config) -> list[str]:
@@ -77,3 +84,119 @@ def check_config(
         typer.echo(f"warning: {variable} is set but names no config key", err=True)
     typer.echo("config is valid")
 
+
+
+# --- sensord history ---------------------------------------------------------------------------
+
+_SHORT_NAMES: Final = {
+    "plantar_flexion": "flexion", "ankle_circle": "circles", "toe_press": "presses",
+    "toe_walk": "toe walk",
+}
+_COLOURS: Final = {
+    "plantar_flexion": "cyan", "ankle_circle": "magenta", "toe_press": "yellow",
+    "toe_walk": "green",
+}
+_BAR_WIDTH: Final = 40
+
+
+def _exercise_cell(summary: SessionSummary) -> str:
+    parts = []
+    for exercise in summary.exercises:
+        if exercise.reps == 0:
+            continue
+        name = _SHORT_NAMES.get(exercise.exercise, exercise.exercise)
+        if exercise.directions:
+            counts = " ".join(f"{d} {n}" for d, n in exercise.directions.items())
+            text = f"{name} {counts}"
+        else:
+            text = f"{name} {exercise.full}"
+        if exercise.target_reps is not None:
+            text += f"/{exercise.units}" if exercise.directions else f"/{exercise.target_reps}"
+        if exercise.short:
+            text += f" ({exercise.short} short)"
+        parts.append(text)
+    return ", ".join(parts) or "-"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def sessions_table(sessions: list[SessionSummary]) -> Table:
+    """Past sessions, newest first, as a rich table."""
+    table = Table(title="Workout sessions", title_justify="left")
+    table.add_column("started")
+    table.add_column("wearable")
+    table.add_column("time", justify="right")
+    table.add_column("reps", justify="right")
+    table.add_column("routine", justify="right")
+    table.add_column("exercises")
+    for summary in sessions:
+        started = datetime.fromtimestamp(summary.started_wall_s, UTC).astimezone()
+        wearable = summary.device or "-"
+        if summary.side:
+            wearable += f" ({summary.side})"
+        done = "done" if not summary.missing else f"{summary.progress:.0%}"
+        table.add_row(
+            started.strftime("%Y-%m-%d %H:%M"), wearable, _duration(summary.duration_s),
+            str(summary.reps), done, _exercise_cell(summary),
+        )
+    return table
+
+
+def daily_chart(days: list[DayTotal]) -> Text:
+    """A bar per day, coloured by exercise, scaled to the busiest day."""
+    most = max((d.reps for d in days), default=0)
+    text = Text()
+    text.append("Reps per day\n", style="bold")
+    for day in days:
+        text.append(day.day.strftime("%a %d %b "))
+        used = 0
+        for exercise, count in day.reps_by_exercise:
+            cells = round(count * _BAR_WIDTH / most) if most else 0
+            cells = max(cells, 1) if count else 0
+            text.append("█" * cells, style=_COLOURS.get(exercise, "white"))
+            used += cells
+        text.append(" " * max(0, _BAR_WIDTH + 1 - used))
+        text.append(f"{day.reps:>4}\n" if day.reps else "   -\n")
+    legend = Text("  ".join(f"█ {_SHORT_NAMES[e]}" for e in _COLOURS))
+    for exercise, colour in _COLOURS.items():
+        legend.highlight_words([f"█ {_SHORT_NAMES[exercise]}"], style=colour)
+    text.append_text(legend)
+    return text
+
+
+@app.command("history")
+def history(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per session (the published summary), newest first.",
+    )] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many sessions to list.")] = 20,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days in the bar chart.")] = 14,
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", help="The config file (for store.path).",
+    )] = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="The database file. Default: store.path, else the state directory.",
+    )] = None,
+) -> None:
+    """Past workout sessions as a table and a per-day bar chart of reps."""
+    path = db if db is not None else database_path(load_config(config_path).store)
+    if not path.exists():
+        sessions: list[SessionSummary] = []
+        totals: list[DayTotal] = []
+    else:
+        with History(path, readonly=True) as store:
+            sessions = store.sessions(limit=limit)
+            totals = store.daily_reps(today=datetime.now(UTC).astimezone().date(), days=days)
+    if as_json:
+        for summary in sessions:
+            typer.echo(json.dumps(summary.to_dict(), separators=(",", ":")))
+        return
+    console = Console()
+    if not sessions:
+        console.print(f"No workout sessions recorded yet (history: {path}).")
+        return
+    console.print(sessions_table(sessions))
+    console.print(daily_chart(totals))
