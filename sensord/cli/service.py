@@ -7,6 +7,7 @@ and sensord.diagnose, which know nothing about the terminal.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Final
@@ -24,7 +25,9 @@ from sensord.config import (
     load_config,
     unknown_env_variables,
 )
+from sensord.errors import SensordError
 from sensord.history import DayTotal, History
+from sensord.install import WriteFile, apply, describe, plan_install
 from sensord.session import SessionSummary
 
 __all__ = ["app", "config_summary", "daily_chart", "sessions_table"]
@@ -200,3 +203,40 @@ def history(
         return
     console.print(sessions_table(sessions))
     console.print(daily_chart(totals))
+
+
+# --- sensord install-service ---------------------------------------------------------------------
+
+
+@app.command("install-service")
+def install_service(
+    user: Annotated[bool, typer.Option(
+        "--user", help="Install for this user's session instead of system-wide.",
+    )] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print what would be done (and the unit) without doing it.",
+    )] = False,
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="Install the system service into another root directory (an image).",
+    )] = None,
+    enable: Annotated[bool, typer.Option(
+        "--enable/--no-enable", help="Enable the unit after writing it.",
+    )] = True,
+) -> None:
+    """Write the systemd unit, a starter config and the service user, and enable the unit."""
+    actions = plan_install(user=user, root=root, enable=enable)
+    if dry_run:
+        for line in describe(actions):
+            typer.echo(line)
+        return
+    if not user and root is None and os.geteuid() != 0:
+        raise SensordError(
+            "installing the system service needs root: run it with sudo, or use --user "
+            "(--dry-run shows the plan)"
+        )
+    for line in apply(actions):
+        typer.echo(line)
+    config = next(a.path for a in actions if isinstance(a, WriteFile) and a.path.suffix == ".toml")
+    manager = "systemctl --user" if user else "systemctl"
+    typer.echo(f"next: add your wearables to {config}, check it with `sensord check-config "
+               f"{config}`, then `{manager} start sensord`")
