@@ -6,6 +6,7 @@ and sensord.diagnose, which know nothing about the terminal.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import UTC, datetime
@@ -25,7 +26,8 @@ from sensord.config import (
     load_config,
     unknown_env_variables,
 )
-from sensord.errors import SensordError
+from sensord.diagnose import anonymise, collect
+from sensord.errors import ConfigError, SensordError
 from sensord.history import DayTotal, History
 from sensord.install import WriteFile, apply, describe, plan_install
 from sensord.session import SessionSummary
@@ -240,3 +242,34 @@ def install_service(
     manager = "systemctl --user" if user else "systemctl"
     typer.echo(f"next: add your wearables to {config}, check it with `sensord check-config "
                f"{config}`, then `{manager} start sensord`")
+
+
+# --- sensord diagnose ----------------------------------------------------------------------------
+
+
+@app.command("diagnose")
+def diagnose(
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", help="The config file. Default: the file sensord run would read.",
+    )] = None,
+    broker: Annotated[str | None, typer.Option(
+        "--broker", help="Probe this broker (mqtt://host[:port]) instead of mqtt.url.",
+    )] = None,
+) -> None:
+    """Versions, adapters, broker reachability and the config, with MAC addresses anonymised."""
+    lines: list[str] = []
+    try:
+        config = load_config(config_path)
+        config_lines = config_summary(config)
+    except ConfigError as exc:
+        config = Config()
+        config_lines = [f"config PROBLEM: {exc}", "(probing with the defaults)"]
+    findings = asyncio.run(collect(config, broker))
+    lines += [finding.line() for finding in findings]
+    lines += ["", *config_lines]
+    problems = sum(1 for f in findings if f.ok is False) + (1 if "PROBLEM" in config_lines[0]
+                                                            else 0)
+    lines.append("")
+    lines.append(f"{problems} problem{'s' if problems != 1 else ''} found")
+    for line in lines:
+        typer.echo(anonymise(line))
