@@ -421,3 +421,22 @@ def test_check_config_error_is_one_line_with_exit_2(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"sensord: error: {bad}:5: ble.adapter: ")
+
+
+def test_check_config_without_argument_reads_the_lookup_order(tmp_path: Path) -> None:
+    user = tmp_path / "xdg" / "sensord" / "sensord.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('[mqtt]\nbase_topic = "home"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", "check-config"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+             "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "SENSORD_MQTT_URLL": "typo",
+             "SENSORD_SESSION_IDLE_END_S": "90"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"config: {user}" in result.stdout
+    assert "topics under home/" in result.stdout
+    assert "set by SENSORD_* variables: session.idle_end_s" in result.stdout
+    assert "ends after 90 s idle" in result.stdout
+    assert result.stderr.strip() == "warning: SENSORD_MQTT_URLL is set but names no config key"
