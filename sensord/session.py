@@ -309,6 +309,7 @@ class WorkoutTracker:
         self.device = device
         self.side = side
         self._session: _Session | None = None
+        self._issued_ids: set[str] = set()
         #: Exercise events seen while no session was open and auto start is off.
         self.ignored_events = 0
 
@@ -464,6 +465,12 @@ class WorkoutTracker:
         name = self.device or "wearable"
         stamp = iso_utc(wall_s).replace("-", "").replace(":", "")
         session_id = f"{name}-{stamp}"
+        # A replay at full speed can open two sessions within one millisecond of wall time.
+        suffix = 1
+        while session_id in self._issued_ids:
+            suffix += 1
+            session_id = f"{name}-{stamp}-{suffix}"
+        self._issued_ids.add(session_id)
         exercises = {e: _Exercise(self.routine.target(e)) for e in self.routine.exercises}
         self._session = _Session(session_id, reason, t_s, wall_s, t_s, exercises)
         return SessionStart(session_id, self.device, self.side, t_s, wall_s, reason)

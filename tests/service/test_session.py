@@ -192,6 +192,9 @@ def test_an_event_after_a_long_gap_closes_the_old_session_first() -> None:
     out = tracker.feed(a + b, WALL0) + tracker.finish()
     kinds = [type(e).__name__ for e in out]
     assert kinds == ["SessionStart", "SessionSummary", "SessionStart", "SessionSummary"]
+    # The same wall time (a replay at full speed) still gives two distinct ids.
+    ids = [e.session_id for e in out if isinstance(e, SessionSummary)]
+    assert len(set(ids)) == 2
     assert [e.reps for e in out if isinstance(e, SessionSummary)] == [1, 2]
 
 
