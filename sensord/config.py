@@ -173,13 +173,15 @@ class SessionConfig:
     """When a workout session starts and ends, and how strictly holds, bouts and rests count.
 
     Tolerances are seconds a measured duration may fall short of the prescription and still
-    count as full: detectors place hold and bout edges to within a sample window or so.
+    count as full. Holds: 0.5 s, the margin the engine uses for its ``short_hold`` flag, so the
+    two agree. Bouts: 1 s, because a bout is measured from its first to its last landing, about
+    a stride shorter than the walk itself.
     """
 
     idle_end_s: float = field(default=300.0, metadata=_check(_positive))
     auto_start: bool = True
-    hold_tolerance_s: float = field(default=0.25, metadata=_check(_non_negative))
-    bout_tolerance_s: float = field(default=0.5, metadata=_check(_non_negative))
+    hold_tolerance_s: float = field(default=0.5, metadata=_check(_non_negative))
+    bout_tolerance_s: float = field(default=1.0, metadata=_check(_non_negative))
     rest_tolerance_s: float = field(default=0.5, metadata=_check(_non_negative))
 
 
