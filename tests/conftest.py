@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 def _find_shared_data() -> Path:
     """../shared/data beside the checkout (searched upwards, so worktrees find it too)."""
     for parent in Path(__file__).resolve().parents:
