@@ -17,15 +17,18 @@ from typing import Final
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, RotationLog, pitch_deg
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
+from sensord.model import FloatArray
 
 BASELINE_LAG: Final = 10  # baseline window ends 0.2 s before the sample it judges
-BASELINE_LEN: Final = 41  # and spans 0.8 s (odd: its median is one sample, exactly)
+BASELINE_LEN: Final = 21  # and spans 0.4 s (odd: its median is one sample, exactly)
 BASELINE_STEADY_DEG: Final = 1.5  # the baseline window's pitch range must stay under this
 _KEEP: Final = 3000  # 60 s: the longest excursion we follow
 #: Searches look this far ahead at a time, so batch work stays linear in the samples.
 SPAN: Final = 500
+HOLD_TOL_FRACTION: Final = 0.1
+HOLD_TOL_MIN_DEG: Final = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class _Open:
     start: int  # first sample beyond start_deg
     baseline: float
     roll: float
+    rotation: FloatArray  # the mounting estimate the whole excursion is measured through
 
 
 class ExcursionDetector:
@@ -72,12 +76,19 @@ class ExcursionDetector:
         self.min_amplitude_deg = min_amplitude_deg
         self.max_samples = int(max_duration_s * GRID_RATE_HZ)
         self._history = History(keep=_KEEP)
+        self._rotations = RotationLog()
         self._scan = 0
         self._open: _Open | None = None
 
     def reset(self) -> None:
         self._history = History(keep=_KEEP)
+        self._rotations.reset()
         self._open = None
+
+    def _pitch(self, lo: int, hi: int) -> FloatArray:
+        """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
+        assert self._open is not None
+        return pitch_deg(self._history.get("up", lo, hi), self._open.rotation)
 
     @property
     def open_since(self) -> float | None:
@@ -89,7 +100,7 @@ class ExcursionDetector:
         if self._open is None:
             return None
         h = self._history
-        pitch = h.get("pitch", self._open.start, h.k_end)
+        pitch = self._pitch(self._open.start, h.k_end)
         if pitch.shape[0] < 5:
             return None
         recent = pitch[-5:]
@@ -110,10 +121,12 @@ class ExcursionDetector:
         h.append(
             features.k0,
             pitch=features.pitch_deg,
+            up=features.up_sensor,
             roll=features.roll_deg,
             tremor=np.sum(features.gyro_rad_s**2, axis=1),
             valid=features.valid.astype(np.float64),
         )
+        self._rotations.extend(features.rotations)
         found: list[Excursion] = []
         while True:
             if self._open is None:
@@ -128,6 +141,7 @@ class ExcursionDetector:
         keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
         h.trim(keep_from)
+        self._rotations.forget_before(h.k_start)
         return found
 
     def _find_start(self) -> bool:
@@ -154,7 +168,11 @@ class ExcursionDetector:
                 if abs(float(current[i]) - level) > self.start_deg:
                     start = lo + i
                     roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-                    self._open = _Open(start=start, baseline=level, roll=roll)
+                    rotation = self._rotations.at(start)
+                    # The baseline again, through the estimate the excursion is measured with.
+                    window = pitch_deg(
+                        h.get("up", start - span, start - span + BASELINE_LEN), rotation)
+                    self._open = _Open(start, float(np.median(window)), roll, rotation)
                     self._scan = start + 1
                     return True
             self._scan = hi
@@ -165,7 +183,7 @@ class ExcursionDetector:
         assert self._open is not None
         h = self._history
         start = self._open.start
-        pitch = h.get("pitch", start, h.k_end)
+        pitch = self._pitch(start, h.k_end)
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
         amplitude = np.maximum.accumulate(distance)
@@ -177,7 +195,9 @@ class ExcursionDetector:
             end = start + int(hit[0])
             excursion = self._measure(start, end)
             self._open = None
-            self._scan = end + 1
+            # The next baseline must lie wholly after this excursion (else the tail of the
+            # return would look like a new excursion away from the held level).
+            self._scan = end + BASELINE_LAG + BASELINE_LEN
             return excursion, True
         if pitch.shape[0] >= self.max_samples:
             # Never came back: a change of posture, not a rep. Look again from here.
@@ -198,13 +218,17 @@ class ExcursionDetector:
         assert self._open is not None
         h = self._history
         baseline = self._open.baseline
-        pitch = h.get("pitch", start, end)
+        pitch = self._pitch(start, end)
         offset = pitch - baseline
         peak = int(np.argmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
         plateau = float(np.median(pitch[deep]))
-        near = np.abs(pitch - plateau) <= self.hold_tol_deg
+        # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
+        # proportionate fraction of a 4 degree press.
+        tolerance = min(
+            self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
+        near = np.abs(pitch - plateau) <= tolerance
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
@@ -214,7 +238,7 @@ class ExcursionDetector:
         hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(h.get("pitch", start - BASELINE_LAG, start) - baseline)
+        before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
         calm = np.flatnonzero(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)

@@ -18,9 +18,8 @@ import numpy as np
 
 from sensord.detect.base import Stride, StrideKind
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, RotationLog, pitch_deg
 from sensord.dsp.resample import GRID_DT_S
-from sensord.model import FloatArray
 
 #: The swing lobe: medio-lateral rate below -SWING_ON (toes pitching up) for MIN_LOBE samples
 #: while the foot turns faster than SWING_PEAK in all (a turning step swings partly in yaw).
@@ -47,21 +46,12 @@ class GaitDetector:
     def __init__(self) -> None:
         self._history = History(keep=200)
         self._scan_from = 0
-        # Mounting estimates in force, from which absolute index (pruned as decided).
-        self._rotations: list[tuple[int, FloatArray]] = []
+        self._rotations = RotationLog()
 
     def reset(self) -> None:
         self._history = History(keep=200)
         self._scan_from = 0
-        self._rotations = []
-
-    def _rotation_at(self, index: int) -> FloatArray:
-        current = self._rotations[0][1]
-        for start, matrix in self._rotations:
-            if start > index:
-                break
-            current = matrix
-        return current
+        self._rotations.reset()
 
     def update(self, features: Features) -> list[Stride]:
         if features.new_segment or self._history.k_end != features.k0:
@@ -78,10 +68,7 @@ class GaitDetector:
         self._rotations.extend(features.rotations)
         strides = self._scan()
         self._history.trim(min(self._scan_from, self._history.k_end - 100))
-        # Keep the estimate in force at the oldest sample still to be decided, and later ones.
-        keep = self._history.k_start
-        while len(self._rotations) > 1 and self._rotations[1][0] <= keep:
-            self._rotations.pop(0)
+        self._rotations.forget_before(self._history.k_start)
         return strides
 
     def _scan(self) -> list[Stride]:
@@ -137,10 +124,8 @@ class GaitDetector:
         stance_start = i + int(stance[0])
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
         # have just learned the flat pose from the standing before this walk).
-        rotation = self._rotation_at(horizon - 1)
         end = min(stance_start + STANCE_PITCH_WINDOW, horizon)
-        up = h.get("up_sensor", stance_start, end) @ rotation.T
-        pitch = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
+        pitch = pitch_deg(h.get("up_sensor", stance_start, end), self._rotations.at(horizon - 1))
         window_speed = h.get("speed", stance_start, end)
         calm = pitch[window_speed < STANCE_RAD_S]
         stance_pitch = float(np.median(calm if calm.size else pitch))

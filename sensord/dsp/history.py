@@ -60,3 +60,39 @@ class History:
         i = 0 if lo is None else max(0, lo - self.k_start)
         j = a.shape[0] if hi is None else max(0, hi - self.k_start)
         return a[i:j]
+
+
+class RotationLog:
+    """The mounting estimates in force from which absolute index, for detectors that must view
+    a stretch of samples through one fixed estimate (an estimate may change mid-movement)."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[int, FloatArray]] = []
+
+    def reset(self) -> None:
+        self._entries = []
+
+    def extend(self, entries: tuple[tuple[int, FloatArray], ...]) -> None:
+        for start, matrix in entries:
+            if not self._entries or not np.array_equal(self._entries[-1][1], matrix):
+                self._entries.append((start, matrix))
+
+    def at(self, index: int) -> FloatArray:
+        current = self._entries[0][1]
+        for start, matrix in self._entries:
+            if start > index:
+                break
+            current = matrix
+        return current
+
+    def forget_before(self, index: int) -> None:
+        """Drops estimates superseded before ``index`` (keeps the one in force there)."""
+        while len(self._entries) > 1 and self._entries[1][0] <= index:
+            self._entries.pop(0)
+
+
+def pitch_deg(up_sensor: FloatArray, rotation: FloatArray) -> FloatArray:
+    """Segment pitch (toes up positive) of sensor-frame up vectors (n, 3) through ``rotation``."""
+    up = up_sensor @ rotation.T
+    result: FloatArray = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
+    return result

@@ -40,6 +40,7 @@ NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
     "ankle": np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]),
 }
 GAIT_WEIGHT: Final = 3.0
+MIN_CHANGE_DEG: Final = 1.0
 LOBE_ON_RAD_S: Final = 1.2
 LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
@@ -231,6 +232,9 @@ class MountingEstimator:
             if np.linalg.norm(mean) > 0:
                 z = mean / np.linalg.norm(mean)
         new = orthonormal(self._y, z)
-        changed = not np.array_equal(new, self.rotation)
+        # Ignore refinements under a degree: each change is a (small) step in every angle.
+        cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
+        if math.degrees(math.acos(max(-1.0, min(1.0, cos)))) < MIN_CHANGE_DEG:
+            return False
         self.rotation = new
-        return changed
+        return True
