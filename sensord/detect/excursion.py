@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, RotationLog, pitch_deg
+from sensord.dsp.history import History, RotationLog, median, pitch_deg
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
 from sensord.model import FloatArray
 
@@ -28,6 +28,8 @@ _KEEP: Final = 3000  # 60 s: the longest excursion we follow
 #: Searches look this far ahead at a time, so batch work stays linear in the samples.
 SPAN: Final = 500
 HOLD_TOL_FRACTION: Final = 0.1
+MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
+MAX_START_RATE_RAD_S: Final = 3.0
 HOLD_TOL_MIN_DEG: Final = 0.4
 
 
@@ -106,7 +108,7 @@ class ExcursionDetector:
         recent = pitch[-5:]
         if recent.max() - recent.min() > self.hold_tol_deg:
             return None
-        level = float(np.median(recent))
+        level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
         outside = np.flatnonzero(away)
         since = int(outside[-1]) + 1 if outside.size else 0
@@ -123,7 +125,7 @@ class ExcursionDetector:
             pitch=features.pitch_deg,
             up=features.up_sensor,
             roll=features.roll_deg,
-            tremor=np.sum(features.gyro_rad_s**2, axis=1),
+            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
             valid=features.valid.astype(np.float64),
         )
         self._rotations.extend(features.rotations)
@@ -158,13 +160,15 @@ class ExcursionDetector:
             top = base.max(axis=1)
             bottom = base.min(axis=1)
             current = pitch[span:]
-            # Only samples beyond their window's range can be far from its median.
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & (
+            # Only samples beyond their window's range can be far from its median; and a held
+            # exercise starts slowly (strides and taps swing far faster).
+            fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
+            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & (
                 (current > bottom + self.start_deg) | (current < top - self.start_deg))
             for i in np.flatnonzero(maybe).tolist():
                 # A median, not a mean: order statistics are exact, so the level cannot depend
                 # on how many samples are evaluated at once.
-                level = float(np.median(base[i]))
+                level = float(np.partition(base[i], BASELINE_LEN // 2)[BASELINE_LEN // 2])
                 if abs(float(current[i]) - level) > self.start_deg:
                     start = lo + i
                     roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
@@ -172,7 +176,9 @@ class ExcursionDetector:
                     # The baseline again, through the estimate the excursion is measured with.
                     window = pitch_deg(
                         h.get("up", start - span, start - span + BASELINE_LEN), rotation)
-                    self._open = _Open(start, float(np.median(window)), roll, rotation)
+                    middle = BASELINE_LEN // 2
+                    level = float(np.partition(window, middle)[middle])
+                    self._open = _Open(start, level, roll, rotation)
                     self._scan = start + 1
                     return True
             self._scan = hi
@@ -193,7 +199,8 @@ class ExcursionDetector:
         hit = np.flatnonzero(back)
         if hit.size and hit[0] < self.max_samples:
             end = start + int(hit[0])
-            excursion = self._measure(start, end)
+            # Too quick to be a held rep (a stride, a tap): not worth measuring.
+            excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
             self._open = None
             # The next baseline must lie wholly after this excursion (else the tail of the
             # return would look like a new excursion away from the held level).
@@ -223,7 +230,7 @@ class ExcursionDetector:
         peak = int(np.argmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
-        plateau = float(np.median(pitch[deep]))
+        plateau = median(pitch[deep])
         # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
         # proportionate fraction of a 4 degree press.
         tolerance = min(
@@ -233,9 +240,11 @@ class ExcursionDetector:
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
         run_ends = np.flatnonzero(edges == -1)
-        lengths = run_ends - run_starts
-        best = int(np.argmax(lengths))
-        hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        if run_starts.size:
+            best = int(np.argmax(run_ends - run_starts))
+            hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        else:
+            hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
         before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
