@@ -45,6 +45,11 @@ class MqttConfig:
     tls_insecure: bool = False
     publish_raw: bool = False
     activity_max_hz: float = 4.0
+    #: Reconnects wait between these bounds (doubling, with jitter).
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+    #: How often status and bridge state are published (Home Assistant expires status after 3x).
+    status_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
