@@ -311,6 +311,8 @@ class MqttSink:
                 log.warning("ignoring a retained command on %s (commands must not be retained)",
                             topic)
                 continue
+            if not body:
+                continue  # an empty message deletes a retained one; it is not a command
             ident, command = parsed
             group.create_task(self._command(client, ident, command, body),
                               name=f"cmd-{ident}-{command}")
@@ -513,9 +515,9 @@ class MqttSink:
 
 
 def _parse_args(body: bytes) -> tuple[dict[str, Any], str | None, str | None]:
-    """A command's payload: empty, ``PRESS`` (Home Assistant's default) or a JSON object."""
+    """A command's payload: ``PRESS`` (Home Assistant's default) or a JSON object."""
     text = body.decode("utf-8", errors="replace").strip()
-    if not text or text.upper() == "PRESS":
+    if text.upper() == "PRESS":
         return {}, None, None
     try:
         value = json.loads(text)
