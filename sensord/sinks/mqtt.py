@@ -240,13 +240,16 @@ class MqttSink:
             self.topics.bridge_availability, payloads.encode(payloads.availability(False)),
             qos=1, retain=True,
         )
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.broker.host, self.broker.port, username=self.broker.username,
             password=self.broker.password, identifier=self.broker.client_id, will=will,
             keepalive=max(5, round(self.broker.keepalive_s)), timeout=PUBLISH_TIMEOUT_S,
-            tls_context=self._tls,
+            tls_context=self._tls, max_inflight_messages=BATCH_ROWS,
             logger=logging.getLogger(__name__ + ".client"),
         )
+        # A batch of the outbox is in flight on purpose: not worth a warning per message.
+        client.pending_calls_threshold = BATCH_ROWS + 16
+        return client
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """One connection's life: announce ourselves, then listen and publish side by side."""
