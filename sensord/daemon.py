@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Protocol
 
-from sensord.config import Config, WearableConfig
+from sensord.config import Config, WearableConfig, database_path
 from sensord.errors import SensordError
 from sensord.model import ActivityState, Event, ImuBlock, LinkState, WearableStatus
 from sensord.pipeline import Pipeline, PipelineConfig
@@ -33,7 +33,7 @@ from sensord.sinks.base import CommandHandler, Sink
 from sensord.sinks.broker import broker_settings
 from sensord.sinks.mqtt import MqttSink
 from sensord.sinks.topics import wearable_ids
-from sensord.store import Store, default_store_path
+from sensord.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -324,8 +324,9 @@ def _first_leaf(group: BaseExceptionGroup[SensordError]) -> SensordError:
 
 
 def open_store(config: Config, path: str | None = None) -> Store:
-    """Opens the outbox named by ``path``, else ``store.path``, else the state directory."""
-    target = path or config.store.path or str(default_store_path())
+    """Opens the outbox named by ``path``, else ``store.path``, else the state directory
+    (the same file as the workout history)."""
+    target = path or str(database_path(config.store))
     return Store.open(target, max_rows=config.store.max_rows,
                       max_age_days=config.store.max_age_days)
 

@@ -40,15 +40,15 @@ PAYLOAD_VERSION: Final = 1
 _BUSY_TIMEOUT_MS: Final = 5000
 
 _SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS meta (
+CREATE TABLE IF NOT EXISTS outbox_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS devices (
+CREATE TABLE IF NOT EXISTS outbox_devices (
     device TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS outbox_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -62,9 +62,9 @@ CREATE TABLE IF NOT EXISTS events (
     delivered_s REAL,
     UNIQUE (device, seq)
 );
-CREATE INDEX IF NOT EXISTS events_pending ON events (id) WHERE delivered_s IS NULL;
-CREATE INDEX IF NOT EXISTS events_day ON events (device, day);
-CREATE TABLE IF NOT EXISTS discovery (
+CREATE INDEX IF NOT EXISTS outbox_events_pending ON outbox_events (id) WHERE delivered_s IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_events_day ON outbox_events (device, day);
+CREATE TABLE IF NOT EXISTS outbox_discovery (
     node TEXT PRIMARY KEY,
     device TEXT NOT NULL,
     topics TEXT NOT NULL
@@ -85,20 +85,6 @@ def iso_utc(moment: datetime) -> str:
 def local_day(moment: datetime) -> str:
     """The local calendar date of a moment (daily totals reset at local midnight)."""
     return moment.astimezone().date().isoformat()
-
-
-def default_store_path(env: Mapping[str, str] | None = None) -> Path:
-    """Where the database lives when ``store.path`` is not set.
-
-    ``$STATE_DIRECTORY`` (set by systemd's ``StateDirectory=``), else ``$XDG_STATE_HOME/sensord``,
-    else ``~/.local/state/sensord``.
-    """
-    env = os.environ if env is None else env
-    state_dir = env.get("STATE_DIRECTORY")
-    if state_dir:
-        return Path(state_dir.split(":")[0]) / "sensord.db"
-    xdg = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "sensord" / "sensord.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +161,12 @@ class Store:
             connection.execute("PRAGMA synchronous = FULL")
             connection.executescript(_SCHEMA)
             connection.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                "INSERT OR IGNORE INTO outbox_meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
-            connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped', '0')")
+            connection.execute(
+                "INSERT OR IGNORE INTO outbox_meta (key, value) VALUES ('dropped', '0')"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open the event store {name}: {exc}; check store.path and its permissions"
@@ -187,14 +175,19 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def append(self, device: str, events: Sequence[Event]) -> list[StoredEvent]:
+    def append(
+        self, device: str, events: Sequence[Event | Mapping[str, Any]]
+    ) -> list[StoredEvent]:
         """Stores events of one device in one transaction, numbering them with the next ``seq``.
 
-        Returns the stored rows (payload with ``v``, ``device``, ``seq`` and ``ts``). The bounds
-        are applied afterwards, so a flood drops the oldest rows, never the new ones.
+        An event is a pipeline ``Event`` or any event object as a mapping with a ``type`` (the
+        session tracker's ``session_start``/``session`` objects). Returns the stored rows
+        (payload with ``v``, ``device``, ``seq`` and ``ts``). The bounds are applied afterwards,
+        so a flood drops the oldest rows, never the new ones.
         """
         if not events:
             return []
+        prepared = [_event_fields(event) for event in events]
         now = self._clock()
         ts = iso_utc(now)
         day = local_day(now)
@@ -203,27 +196,30 @@ class Store:
         try:
             with self._transaction():
                 row = self._db.execute(
-                    "SELECT last_seq FROM devices WHERE device = ?", (device,)
+                    "SELECT last_seq FROM outbox_devices WHERE device = ?", (device,)
                 ).fetchone()
                 seq = int(row[0]) if row else 0
-                for event in events:
+                for fields in prepared:
                     seq += 1
-                    body = {"v": PAYLOAD_VERSION, **event.to_dict(device=device, seq=seq, ts=ts)}
+                    kind = str(fields["type"])
+                    body = {"v": PAYLOAD_VERSION, **fields, "device": device, "seq": seq,
+                            "ts": ts}
                     payload = json.dumps(body, separators=(",", ":"), allow_nan=False)
+                    hold = fields.get("hold_s")
                     cursor = self._db.execute(
-                        "INSERT INTO events (device, seq, ts, day, created_s, type, exercise, "
-                        "hold_s, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (device, seq, ts, day, created_s, event.type, event.exercise,
-                         event.hold_s, payload),
+                        "INSERT INTO outbox_events (device, seq, ts, day, created_s, type, "
+                        "exercise, hold_s, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (device, seq, ts, day, created_s, kind, str(fields.get("exercise", "")),
+                         float(hold) if isinstance(hold, int | float) else None, payload),
                     )
                     assert cursor.lastrowid is not None
                     stored.append(StoredEvent(cursor.lastrowid, device, seq, ts, payload))
                 self._db.execute(
-                    "INSERT INTO devices (device, last_seq) VALUES (?, ?) "
+                    "INSERT INTO outbox_devices (device, last_seq) VALUES (?, ?) "
                     "ON CONFLICT (device) DO UPDATE SET last_seq = excluded.last_seq",
                     (device, seq),
                 )
-        except (sqlite3.Error, ValueError) as exc:
+        except (sqlite3.Error, ValueError, TypeError) as exc:
             raise StoreError(f"cannot write events to {self.path}: {exc}") from exc
         self._enforce_bounds(created_s)
         return stored
@@ -236,7 +232,7 @@ class Store:
         try:
             with self._transaction():
                 self._db.executemany(
-                    "UPDATE events SET delivered_s = ? WHERE id = ? AND delivered_s IS NULL",
+                    "UPDATE outbox_events SET delivered_s = ? WHERE id = ? AND delivered_s IS NULL",
                     [(delivered_s, row_id) for row_id in row_ids],
                 )
         except sqlite3.Error as exc:
@@ -247,28 +243,30 @@ class Store:
     def pending(self, limit: int = 100) -> list[StoredEvent]:
         """The oldest undelivered rows, in the order they were stored."""
         rows = self._query(
-            "SELECT id, device, seq, ts, payload FROM events WHERE delivered_s IS NULL "
+            "SELECT id, device, seq, ts, payload FROM outbox_events WHERE delivered_s IS NULL "
             "ORDER BY id LIMIT ?", (limit,),
         )
         return [StoredEvent(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
 
     def pending_count(self, device: str | None = None) -> int:
         if device is None:
-            rows = self._query("SELECT count(*) FROM events WHERE delivered_s IS NULL", ())
+            rows = self._query("SELECT count(*) FROM outbox_events WHERE delivered_s IS NULL", ())
         else:
             rows = self._query(
-                "SELECT count(*) FROM events WHERE delivered_s IS NULL AND device = ?", (device,)
+                "SELECT count(*) FROM outbox_events WHERE delivered_s IS NULL AND device = ?",
+                (device,),
             )
         return int(rows[0][0])
 
     def last_seq(self, device: str) -> int:
-        rows = self._query("SELECT last_seq FROM devices WHERE device = ?", (device,))
+        rows = self._query("SELECT last_seq FROM outbox_devices WHERE device = ?", (device,))
         return int(rows[0][0]) if rows else 0
 
     def stats(self) -> OutboxStats:
         rows = self._query(
-            "SELECT (SELECT count(*) FROM events WHERE delivered_s IS NULL), "
-            "(SELECT count(*) FROM events), (SELECT value FROM meta WHERE key = 'dropped')", (),
+            "SELECT (SELECT count(*) FROM outbox_events WHERE delivered_s IS NULL), "
+            "(SELECT count(*) FROM outbox_events), "
+            "(SELECT value FROM outbox_meta WHERE key = 'dropped')", (),
         )
         pending, total, dropped = rows[0]
         return OutboxStats(int(pending), int(total), int(dropped))
@@ -281,7 +279,7 @@ class Store:
         hold_s = {"plantar_flexion": 0.0, "toe_press": 0.0}
         steps = {"walk": 0, "toe_walk": 0}
         rows = self._query(
-            "SELECT type, exercise, count(*), total(hold_s) FROM events "
+            "SELECT type, exercise, count(*), total(hold_s) FROM outbox_events "
             "WHERE device = ? AND day = ? GROUP BY type, exercise", (device, day_text),
         )
         for kind, exercise, count, held in rows:
@@ -299,13 +297,13 @@ class Store:
 
     def discovered(self) -> dict[str, tuple[str, list[str]]]:
         """node id -> (device name, retained topics published for it)."""
-        rows = self._query("SELECT node, device, topics FROM discovery", ())
+        rows = self._query("SELECT node, device, topics FROM outbox_discovery", ())
         return {str(node): (str(device), list(json.loads(topics))) for node, device, topics in rows}
 
     def remember_discovery(self, node: str, device: str, topics: Sequence[str]) -> None:
         try:
             self._db.execute(
-                "INSERT INTO discovery (node, device, topics) VALUES (?, ?, ?) "
+                "INSERT INTO outbox_discovery (node, device, topics) VALUES (?, ?, ?) "
                 "ON CONFLICT (node) DO UPDATE SET device = excluded.device, "
                 "topics = excluded.topics",
                 (node, device, json.dumps(sorted(set(topics)))),
@@ -315,7 +313,7 @@ class Store:
 
     def forget_discovery(self, node: str) -> None:
         try:
-            self._db.execute("DELETE FROM discovery WHERE node = ?", (node,))
+            self._db.execute("DELETE FROM outbox_discovery WHERE node = ?", (node,))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot update {self.path}: {exc}") from exc
 
@@ -337,22 +335,25 @@ class Store:
                     self._delete("created_s < ? AND delivered_s IS NOT NULL", (cutoff,))
                 # max(id) - min(id) + 1 bounds the row count from above and costs two index
                 # look-ups; count(*) (a scan) only runs when that bound is exceeded.
-                low, high = self._db.execute("SELECT min(id), max(id) FROM events").fetchone()
+                low, high = self._db.execute(
+                    "SELECT min(id), max(id) FROM outbox_events").fetchone()
                 if low is not None and high - low + 1 > self.max_rows:
-                    total = int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+                    total = int(
+                        self._db.execute("SELECT count(*) FROM outbox_events").fetchone()[0])
                     excess = total - self.max_rows
                     if excess > 0:
                         excess -= self._delete(
-                            "id IN (SELECT id FROM events WHERE delivered_s IS NOT NULL "
+                            "id IN (SELECT id FROM outbox_events WHERE delivered_s IS NOT NULL "
                             "ORDER BY id LIMIT ?)", (excess,),
                         )
                     if excess > 0:
                         dropped += self._delete(
-                            "id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (excess,)
+                            "id IN (SELECT id FROM outbox_events ORDER BY id LIMIT ?)", (excess,)
                         )
                 if dropped:
                     self._db.execute(
-                        "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dropped'",
+                        "UPDATE outbox_meta SET value = CAST(value AS INTEGER) + ? "
+                        "WHERE key = 'dropped'",
                         (dropped,),
                     )
         except sqlite3.Error as exc:
@@ -366,7 +367,7 @@ class Store:
         return dropped
 
     def _delete(self, where: str, args: tuple[Any, ...]) -> int:
-        cursor = self._db.execute(f"DELETE FROM events WHERE {where}", args)  # noqa: S608
+        cursor = self._db.execute(f"DELETE FROM outbox_events WHERE {where}", args)  # noqa: S608
         return int(cursor.rowcount)
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -393,6 +394,14 @@ class Store:
         self.close()
 
 
+def _event_fields(event: Event | Mapping[str, Any]) -> dict[str, Any]:
+    fields = event.to_dict() if isinstance(event, Event) else dict(event)
+    kind = fields.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise StoreError(f"an event needs a type, got {fields!r:.80}")
+    return fields
+
+
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK``): takes the write lock up front, so
     two processes sharing the file never interleave a read-modify-write of ``last_seq``."""
@@ -414,6 +423,6 @@ class _Transaction:
 
 
 __all__ = [
-    "DailyTotals", "OutboxStats", "Store", "StoredEvent", "default_store_path", "iso_utc",
+    "DailyTotals", "OutboxStats", "Store", "StoredEvent", "iso_utc",
     "local_day", "utc_now",
 ]

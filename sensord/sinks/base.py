@@ -56,8 +56,11 @@ class Sink(Protocol):
     def set_availability(self, device: str, online: bool) -> None:
         """The wearable started or stopped streaming."""
 
-    def set_activity(self, device: str, state: ActivityState) -> None:
-        """The pipeline's live state after a block (the sink rate-limits it)."""
+    def set_activity(
+        self, device: str, state: ActivityState, session: Mapping[str, Any] | None = None
+    ) -> None:
+        """The pipeline's live state after a block, with the session tracker's snapshot when
+        there is one (the sink rate-limits it)."""
 
     def set_status(self, device: str, status: WearableStatus) -> None:
         """Link health (battery, RSSI, rate, loss, link state)."""

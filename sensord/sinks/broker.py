@@ -2,8 +2,9 @@
 
 ``mqtt://[user@]host[:port]`` or ``mqtts://[user@]host[:port]`` (ports 1883 and 8883 by
 default). The password never comes from the URL or the command line, where other users of the
-machine could read it: it comes from ``mqtt.password_file`` or the ``SENSORD_MQTT_PASSWORD``
-variable, and is kept out of every ``repr`` and log line.
+machine could read it: it comes from ``SENSORD_MQTT_PASSWORD``, ``mqtt.password_file`` or the
+systemd credential ``mqtt-password`` (``sensord.config.mqtt_password``), and is kept out of every
+``repr`` and log line.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from sensord.config import MqttConfig
+from sensord.config import MqttConfig, mqtt_password
 from sensord.errors import ConfigError
 
 PASSWORD_ENV: Final = "SENSORD_MQTT_PASSWORD"  # noqa: S105 - a variable's name, not a secret
@@ -55,19 +55,6 @@ def _split(url: str) -> SplitResult:
     return parts
 
 
-def _read_password(config: MqttConfig, env: Mapping[str, str]) -> str | None:
-    if config.password_file:
-        path = Path(config.password_file).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the password file {path}: {exc.strerror}", key="mqtt.password_file"
-            ) from None
-        return text.rstrip("\r\n")
-    return env.get(PASSWORD_ENV) or None
-
-
 def broker_settings(
     config: MqttConfig, *, url: str | None = None, env: Mapping[str, str] | None = None
 ) -> BrokerSettings:
@@ -91,7 +78,7 @@ def broker_settings(
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(f"{text!r}: a broker URL has no path or query", key="mqtt.url")
     username = unquote(parts.username) if parts.username else config.username
-    password = _read_password(config, env)
+    password = mqtt_password(config, env)
     if password is not None and not username:
         raise ConfigError(
             "a broker password is set but no user name; set mqtt.username or put the user in "

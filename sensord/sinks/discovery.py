@@ -115,8 +115,8 @@ def _wearable_components(ctx: DiscoveryContext, ident: str) -> dict[str, dict[st
             "p": "event", "name": "Session", "state_topic": event_topic,
             "event_types": ["started", "ended"],
             "value_template": _event_template(
-                "value_json.type == 'session' and value_json.state is defined",
-                "value_json.state",
+                "value_json.type in ('session_start', 'session')",
+                "('started' if value_json.type == 'session_start' else 'ended')",
             ),
         },
         "exercise": {

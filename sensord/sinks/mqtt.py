@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
+import re
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -114,6 +117,7 @@ class MqttSink:
         self.fail_on_refusal = fail_on_refusal
         self._clock = clock
         self._tls = tls_context(broker)
+        self._client_id = broker.client_id or default_client_id()
         self._started = time.monotonic()
         self._slots: dict[str, _Slot] = {}
         self._raw: dict[str, list[ImuBlock]] = {}
@@ -140,10 +144,13 @@ class MqttSink:
         self._set(self.topics.availability(self._ident(device)),
                   payloads.availability(online), qos=1, retain=True)
 
-    def set_activity(self, device: str, state: ActivityState) -> None:
+    def set_activity(
+        self, device: str, state: ActivityState, session: Mapping[str, Any] | None = None
+    ) -> None:
         interval = 1.0 / self.config.activity_max_hz if self.config.activity_max_hz > 0 else 0.0
-        self._set(self.topics.activity(self._ident(device)), payloads.activity(device, state),
-                  qos=0, retain=False, min_interval_s=interval)
+        self._set(self.topics.activity(self._ident(device)),
+                  payloads.activity(device, state, session), qos=0, retain=False,
+                  min_interval_s=interval)
 
     def set_status(self, device: str, status: WearableStatus) -> None:
         self._set(self.topics.status(self._ident(device)), payloads.status(device, status),
@@ -242,7 +249,7 @@ class MqttSink:
         )
         client = aiomqtt.Client(
             self.broker.host, self.broker.port, username=self.broker.username,
-            password=self.broker.password, identifier=self.broker.client_id, will=will,
+            password=self.broker.password, identifier=self._client_id, will=will,
             keepalive=max(5, round(self.broker.keepalive_s)), timeout=PUBLISH_TIMEOUT_S,
             tls_context=self._tls, max_inflight_messages=BATCH_ROWS,
             logger=logging.getLogger(__name__ + ".client"),
@@ -517,6 +524,13 @@ class MqttSink:
             pass
 
 
+def default_client_id() -> str:
+    """``sensord-<host>-<pid>``: readable in the broker's log, and two processes on one host
+    (the daemon and a replay) never take each other's connection."""
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-")[:40] or "host"
+    return f"sensord-{host}-{os.getpid()}"
+
+
 def _parse_args(body: bytes) -> tuple[dict[str, Any], str | None, str | None]:
     """A command's payload: ``PRESS`` (Home Assistant's default) or a JSON object."""
     text = body.decode("utf-8", errors="replace").strip()
@@ -549,4 +563,4 @@ def _describe(exc: aiomqtt.MqttError) -> str:
     return text or type(exc).__name__
 
 
-__all__ = ["BATCH_ROWS", "Backoff", "MqttSink"]
+__all__ = ["BATCH_ROWS", "Backoff", "MqttSink", "default_client_id"]

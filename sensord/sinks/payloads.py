@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -52,9 +52,15 @@ class BridgeState:
         }
 
 
-def activity(device: str, state: ActivityState) -> dict[str, Any]:
-    """What is happening now: exercise, reps of the set against the target, the hold timer."""
-    return {"v": PAYLOAD_VERSION, "device": device, **state.to_dict()}
+def activity(
+    device: str, state: ActivityState, session: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What is happening now: exercise, reps of the set against the target, the hold timer;
+    with session tracking, its live snapshot under ``session``."""
+    out: dict[str, Any] = {"v": PAYLOAD_VERSION, "device": device, **state.to_dict()}
+    if session is not None:
+        out["session"] = dict(session)
+    return out
 
 
 def _finite(value: float | None, decimals: int) -> float | None:

@@ -32,14 +32,13 @@ def test_user_from_url_and_password_from_the_environment() -> None:
     assert settings.describe() == "mqtt://alice@h:1883"
 
 
-def test_password_file_wins_and_loses_its_newline(tmp_path: Path) -> None:
+def test_password_from_the_file_without_its_newline(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("from-file\n")
-    settings = broker_settings(
-        MqttConfig(username="bob", password_file=str(secret)),
-        env={"SENSORD_MQTT_PASSWORD": "from-env"},
-    )
-    assert settings.password == "from-file"
+    config = MqttConfig(username="bob", password_file=str(secret))
+    assert broker_settings(config, env={}).password == "from-file"
+    # the variable wins (sensord.config.mqtt_password's order)
+    assert broker_settings(config, env={"SENSORD_MQTT_PASSWORD": "env"}).password == "env"
 
 
 def test_a_password_in_the_url_is_refused() -> None:
@@ -54,7 +53,7 @@ def test_a_password_in_the_url_is_refused() -> None:
         (MqttConfig(url="mqtt://"), "names no host"),
         (MqttConfig(url="mqtt://h:99999"), "not a broker URL"),
         (MqttConfig(url="mqtt://h/path"), "no path"),
-        (MqttConfig(password_file="/nonexistent/pw", username="u"), "cannot read the password"),
+        (MqttConfig(password_file="/nonexistent/pw", username="u"), "cannot read mqtt.password"),
         (MqttConfig(tls_ca_file="/ca.pem"), "use mqtts://"),
     ],
 )

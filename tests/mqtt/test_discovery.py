@@ -100,16 +100,17 @@ def test_event_entities_fire_only_for_their_own_events() -> None:
     circle = event(type="rep", exercise="ankle_circle", t_start=1.0, t_end=2.0, direction="cw")
     done = event(type="set", exercise="toe_press", t_start=0.0, t_end=90.0, reps=10, target=10)
     step = event(type="step", exercise="walk", t=3.0)
-    session = event(type="session", exercise="toe_press", state="started")
+    started = event(type="session_start", session_id="s1", t=0.0, reason="auto")
+    ended = event(type="session", session_id="s1", reps=30, progress=0.75, exercises={})
     expected = {
         "rep": {id(rep): "toe_press", id(circle): "ankle_circle"},
         "hold": {id(rep): "toe_press"},
         "set": {id(done): "toe_press"},
-        "session": {id(session): "started"},
+        "session": {id(started): "started", id(ended): "ended"},
     }
     for key, fired in expected.items():
         comp = cmps[key]
-        for message in (rep, circle, done, step, session):
+        for message in (rep, circle, done, step, started, ended):
             text = render(comp["value_template"], message)
             if id(message) in fired:
                 value = json.loads(text)

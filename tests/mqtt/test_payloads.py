@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensord.model import DIRECTIONS, EXERCISE_IDS, ActivityState, Event, LinkState, WearableStatus
+from sensord.session import SessionStart, SessionSummary
 from sensord.sinks import payloads
 from sensord.store import DailyTotals, Store
 from tests.mqtt.helpers import SCHEMAS, schema, synthetic_block
@@ -57,6 +58,19 @@ def test_stored_events_match_the_event_schema(tmp_path: Path, batch: list[Event]
         jsonschema.validate(row.to_dict(), schema("event"))
 
 
+def test_session_events_match_the_event_schema(tmp_path: Path) -> None:
+    start = SessionStart("s1", "left", "left", 12.0, 1.7e9, "auto")
+    summary = SessionSummary(
+        session_id="s1", device="left", side="left", routine="default", start_reason="auto",
+        end_reason="idle", t_start=12.0, t_end=612.0, started_wall_s=1.7e9,
+        ended_wall_s=1.7e9 + 600, exercises=(),
+    )
+    with Store.open(tmp_path / "o.db") as store:
+        rows = store.append("left", [start.to_dict(), summary.to_dict()])
+    for row in rows:
+        jsonschema.validate(row.to_dict(), schema("event"))
+
+
 @given(st.builds(
     ActivityState, t_s=finite, exercise=st.none() | st.sampled_from(EXERCISE_IDS),
     reps=st.integers(0, 99), target=st.none() | st.integers(1, 99),
@@ -67,8 +81,11 @@ def test_activity(state: ActivityState) -> None:
     jsonschema.validate(payloads.activity("left", state), schema("activity"))
 
 
-def test_activity_before_any_sample() -> None:
+def test_activity_before_any_sample_and_with_a_session() -> None:
     jsonschema.validate(payloads.activity("left", ActivityState()), schema("activity"))
+    with_session = payloads.activity("left", ActivityState(), {"active": True, "set_reps": 2})
+    jsonschema.validate(with_session, schema("activity"))
+    assert with_session["session"]["set_reps"] == 2
 
 
 @given(st.builds(

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from sensord.errors import StoreError
+from sensord.history import History
 from sensord.model import Event
-from sensord.store import Store, default_store_path, local_day
+from sensord.store import Store, local_day
 
 REP = Event(type="rep", exercise="plantar_flexion", t_start=1.0, t_end=2.0, hold_s=5.2)
 STEP = Event(type="step", exercise="walk", t=3.0)
@@ -147,7 +148,20 @@ def test_unusable_path_is_a_store_error(tmp_path: Path) -> None:
         Store.open(blocker / "sub" / "o.db")
 
 
-def test_default_path_follows_systemd_then_xdg() -> None:
-    assert default_store_path({"STATE_DIRECTORY": "/var/lib/sensord"}) == Path(
-        "/var/lib/sensord/sensord.db")
-    assert default_store_path({"XDG_STATE_HOME": "/x"}) == Path("/x/sensord/sensord.db")
+def test_session_objects_are_stored_too_and_a_type_is_required(tmp_path: Path) -> None:
+    start = {"type": "session_start", "session_id": "s1", "device": None, "t": 0.0}
+    with Store.open(tmp_path / "o.db") as store:
+        (row,) = store.append("left", [start])
+        assert row.to_dict()["device"] == "left"  # the daemon's name wins
+        assert row.to_dict()["session_id"] == "s1"
+        with pytest.raises(StoreError, match="needs a type"):
+            store.append("left", [{"exercise": "toe_press"}])
+        assert store.last_seq("left") == 1  # a refused batch takes no number
+
+
+def test_outbox_and_history_share_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.db"
+    with Store.open(path) as store, History(path) as history:
+        store.append("left", [REP])
+        assert history.sessions(limit=5) == []
+        assert store.pending_count() == 1
