@@ -251,6 +251,7 @@ class Daemon:
         """Runs to the end of every source (or ``stop``). ``connect_wait_s`` holds the sources
         back until the sink is connected (at most that long), so a replay is seen live; the
         daemon does not wait: the outbox keeps what it counts while the broker is away."""
+        self.store.prune()  # a backlog older than store.max_age_days is dropped (and counted)
         configured = {w.name: w for w in self.config.wearables}
         workers = []
         for name, source in sources.items():

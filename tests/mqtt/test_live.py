@@ -207,6 +207,24 @@ async def test_a_wearable_that_leaves_the_config_is_removed(tmp_path: Path, spac
 
 
 @pytest.mark.asyncio
+async def test_switching_discovery_form_removes_the_old_topics(
+    tmp_path: Path, space: Space
+) -> None:
+    store_path = tmp_path / "o.db"
+    await replay(space.config("mqtt://127.0.0.1", store_path, discovery="entity"),
+                 duration_s=0.5, speed=0)
+    await replay(space.config("mqtt://127.0.0.1", store_path, discovery="device"),
+                 duration_s=0.5, speed=0)
+    async with Collector(PORT, [f"{space.prefix}/#"]) as sub:
+        await sub.wait_for(lambda c: len(c.messages) >= 2, 5)
+        await asyncio.sleep(0.3)
+    assert sorted(m.topic for m in sub.messages) == [
+        f"{space.prefix}/device/{node_id(space.base, 'bridge')}/config",
+        f"{space.prefix}/device/{node_id(space.base, 'left')}/config",
+    ]
+
+
+@pytest.mark.asyncio
 async def test_entity_discovery_and_no_discovery(tmp_path: Path, space: Space) -> None:
     config = space.config("mqtt://127.0.0.1", tmp_path / "o.db", discovery="entity")
     await replay(config, duration_s=0.5, speed=0)
