@@ -436,6 +436,10 @@ class MqttSink:
             blocks, self._raw[ident] = self._raw[ident], []
             self._raw_sent_at[ident] = now
             names = {i: n for n, i in self.wearables.items()}
+            if self._raw_dropped:
+                log.warning("dropped %d raw samples that could not be sent in time",
+                            self._raw_dropped)
+                self._raw_dropped = 0
             batch = payloads.raw_batch(names.get(ident, ident), blocks)
             await self._publish(client, self.topics.raw(ident), payloads.encode(batch), qos=0,
                                 retain=False)
