@@ -31,7 +31,7 @@ from sensord.routine import DEFAULT_ROUTINE, Routine
 
 #: Input is buffered until it spans this much time, then processed at once: small live blocks
 #: cost one pass per HOP_S instead of one per notification.
-HOP_S: Final = 0.2
+HOP_S: Final = 0.3
 #: Large inputs are processed this many samples at a time: arrays that stay in cache are
 #: several times faster than one huge pass (and the result is the same either way).
 CHUNK_SAMPLES: Final = 4096

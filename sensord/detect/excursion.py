@@ -17,15 +17,20 @@ from typing import Final
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, RotationLog, median, pitch_deg
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
+from sensord.model import FloatArray
 
 BASELINE_LAG: Final = 10  # baseline window ends 0.2 s before the sample it judges
-BASELINE_LEN: Final = 41  # and spans 0.8 s (odd: its median is one sample, exactly)
+BASELINE_LEN: Final = 21  # and spans 0.4 s (odd: its median is one sample, exactly)
 BASELINE_STEADY_DEG: Final = 1.5  # the baseline window's pitch range must stay under this
 _KEEP: Final = 3000  # 60 s: the longest excursion we follow
 #: Searches look this far ahead at a time, so batch work stays linear in the samples.
 SPAN: Final = 500
+HOLD_TOL_FRACTION: Final = 0.1
+MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
+MAX_START_RATE_RAD_S: Final = 3.0
+HOLD_TOL_MIN_DEG: Final = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class _Open:
     start: int  # first sample beyond start_deg
     baseline: float
     roll: float
+    rotation: FloatArray  # the mounting estimate the whole excursion is measured through
 
 
 class ExcursionDetector:
@@ -72,12 +78,19 @@ class ExcursionDetector:
         self.min_amplitude_deg = min_amplitude_deg
         self.max_samples = int(max_duration_s * GRID_RATE_HZ)
         self._history = History(keep=_KEEP)
+        self._rotations = RotationLog()
         self._scan = 0
         self._open: _Open | None = None
 
     def reset(self) -> None:
         self._history = History(keep=_KEEP)
+        self._rotations.reset()
         self._open = None
+
+    def _pitch(self, lo: int, hi: int) -> FloatArray:
+        """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
+        assert self._open is not None
+        return pitch_deg(self._history.get("up", lo, hi), self._open.rotation)
 
     @property
     def open_since(self) -> float | None:
@@ -89,13 +102,13 @@ class ExcursionDetector:
         if self._open is None:
             return None
         h = self._history
-        pitch = h.get("pitch", self._open.start, h.k_end)
+        pitch = self._pitch(self._open.start, h.k_end)
         if pitch.shape[0] < 5:
             return None
         recent = pitch[-5:]
         if recent.max() - recent.min() > self.hold_tol_deg:
             return None
-        level = float(np.median(recent))
+        level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
         outside = np.flatnonzero(away)
         since = int(outside[-1]) + 1 if outside.size else 0
@@ -110,10 +123,12 @@ class ExcursionDetector:
         h.append(
             features.k0,
             pitch=features.pitch_deg,
+            up=features.up_sensor,
             roll=features.roll_deg,
-            tremor=np.sum(features.gyro_rad_s**2, axis=1),
+            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
             valid=features.valid.astype(np.float64),
         )
+        self._rotations.extend(features.rotations)
         found: list[Excursion] = []
         while True:
             if self._open is None:
@@ -128,6 +143,7 @@ class ExcursionDetector:
         keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
         h.trim(keep_from)
+        self._rotations.forget_before(h.k_start)
         return found
 
     def _find_start(self) -> bool:
@@ -144,17 +160,25 @@ class ExcursionDetector:
             top = base.max(axis=1)
             bottom = base.min(axis=1)
             current = pitch[span:]
-            # Only samples beyond their window's range can be far from its median.
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & (
+            # Only samples beyond their window's range can be far from its median; and a held
+            # exercise starts slowly (strides and taps swing far faster).
+            fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
+            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & (
                 (current > bottom + self.start_deg) | (current < top - self.start_deg))
             for i in np.flatnonzero(maybe).tolist():
                 # A median, not a mean: order statistics are exact, so the level cannot depend
                 # on how many samples are evaluated at once.
-                level = float(np.median(base[i]))
+                level = float(np.partition(base[i], BASELINE_LEN // 2)[BASELINE_LEN // 2])
                 if abs(float(current[i]) - level) > self.start_deg:
                     start = lo + i
                     roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-                    self._open = _Open(start=start, baseline=level, roll=roll)
+                    rotation = self._rotations.at(start)
+                    # The baseline again, through the estimate the excursion is measured with.
+                    window = pitch_deg(
+                        h.get("up", start - span, start - span + BASELINE_LEN), rotation)
+                    middle = BASELINE_LEN // 2
+                    level = float(np.partition(window, middle)[middle])
+                    self._open = _Open(start, level, roll, rotation)
                     self._scan = start + 1
                     return True
             self._scan = hi
@@ -165,7 +189,7 @@ class ExcursionDetector:
         assert self._open is not None
         h = self._history
         start = self._open.start
-        pitch = h.get("pitch", start, h.k_end)
+        pitch = self._pitch(start, h.k_end)
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
         amplitude = np.maximum.accumulate(distance)
@@ -175,9 +199,12 @@ class ExcursionDetector:
         hit = np.flatnonzero(back)
         if hit.size and hit[0] < self.max_samples:
             end = start + int(hit[0])
-            excursion = self._measure(start, end)
+            # Too quick to be a held rep (a stride, a tap): not worth measuring.
+            excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
             self._open = None
-            self._scan = end + 1
+            # The next baseline must lie wholly after this excursion (else the tail of the
+            # return would look like a new excursion away from the held level).
+            self._scan = end + BASELINE_LAG + BASELINE_LEN
             return excursion, True
         if pitch.shape[0] >= self.max_samples:
             # Never came back: a change of posture, not a rep. Look again from here.
@@ -198,23 +225,29 @@ class ExcursionDetector:
         assert self._open is not None
         h = self._history
         baseline = self._open.baseline
-        pitch = h.get("pitch", start, end)
+        pitch = self._pitch(start, end)
         offset = pitch - baseline
         peak = int(np.argmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
-        plateau = float(np.median(pitch[deep]))
-        near = np.abs(pitch - plateau) <= self.hold_tol_deg
+        plateau = median(pitch[deep])
+        # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
+        # proportionate fraction of a 4 degree press.
+        tolerance = min(
+            self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
+        near = np.abs(pitch - plateau) <= tolerance
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
         run_ends = np.flatnonzero(edges == -1)
-        lengths = run_ends - run_starts
-        best = int(np.argmax(lengths))
-        hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        if run_starts.size:
+            best = int(np.argmax(run_ends - run_starts))
+            hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        else:
+            hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(h.get("pitch", start - BASELINE_LAG, start) - baseline)
+        before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
         calm = np.flatnonzero(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)

@@ -18,7 +18,7 @@ import numpy as np
 
 from sensord.detect.base import Stride, StrideKind
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, RotationLog, median, pitch_deg
 from sensord.dsp.resample import GRID_DT_S
 from sensord.model import FloatArray
 
@@ -27,6 +27,7 @@ from sensord.model import FloatArray
 SWING_ON_RAD_S: Final = 1.0
 SWING_PEAK_RAD_S: Final = 2.5
 MIN_LOBE: Final = 4
+MAX_LOBE: Final = 100  # 2 s: a longer "swing" is not a step
 #: Contact follows the lobe within this many samples.
 CONTACT_SEARCH: Final = 15
 #: Stance: |gyro| below STANCE_RAD_S for STANCE_MIN samples within STANCE_SEARCH after contact.
@@ -47,21 +48,12 @@ class GaitDetector:
     def __init__(self) -> None:
         self._history = History(keep=200)
         self._scan_from = 0
-        # Mounting estimates in force, from which absolute index (pruned as decided).
-        self._rotations: list[tuple[int, FloatArray]] = []
+        self._rotations = RotationLog()
 
     def reset(self) -> None:
         self._history = History(keep=200)
         self._scan_from = 0
-        self._rotations = []
-
-    def _rotation_at(self, index: int) -> FloatArray:
-        current = self._rotations[0][1]
-        for start, matrix in self._rotations:
-            if start > index:
-                break
-            current = matrix
-        return current
+        self._rotations.reset()
 
     def update(self, features: Features) -> list[Stride]:
         if features.new_segment or self._history.k_end != features.k0:
@@ -71,88 +63,88 @@ class GaitDetector:
         self._history.append(
             features.k0,
             ml=gyro[:, 1],
-            speed=np.linalg.norm(gyro, axis=1),
+            speed=np.sqrt(np.einsum("ij,ij->i", gyro, gyro)),
             up_sensor=features.up_sensor,
             valid=features.valid.astype(np.float64),
         )
         self._rotations.extend(features.rotations)
         strides = self._scan()
         self._history.trim(min(self._scan_from, self._history.k_end - 100))
-        # Keep the estimate in force at the oldest sample still to be decided, and later ones.
-        keep = self._history.k_start
-        while len(self._rotations) > 1 and self._rotations[1][0] <= keep:
-            self._rotations.pop(0)
+        self._rotations.forget_before(self._history.k_start)
         return strides
 
     def _scan(self) -> list[Stride]:
+        """Decides every swing lobe that has DECIDE_AFTER samples after it, all at once."""
         h = self._history
+        lo = self._scan_from
+        n = h.k_end - lo
+        if n < DECIDE_AFTER + MIN_LOBE:
+            return []
+        ml = h.get("ml", lo, h.k_end)
+        speed = h.get("speed", lo, h.k_end)
+        swinging = ml < -SWING_ON_RAD_S
+        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)  # first sample after each lobe
+        decidable = ends + DECIDE_AFTER <= n
+        if not decidable.all():
+            # Wait at the first lobe that cannot be decided yet (unless it is endless).
+            first = int(np.argmin(decidable))
+            if ends[first] - starts[first] > MAX_LOBE:
+                decidable[first] = True
+            else:
+                decidable[first:] = False
+                self._scan_from = lo + int(starts[first])
+        if decidable.all():
+            self._scan_from = lo + max(n - DECIDE_AFTER, int(ends[-1]) if ends.size else 0)
+        starts, ends = starts[decidable], ends[decidable]
+        if not starts.size:
+            return []
+        peaks = np.maximum.reduceat(speed, np.column_stack((starts, ends)).ravel())[::2]
+        length = ends - starts
+        keep = (length >= MIN_LOBE) & (length <= MAX_LOBE) & (peaks >= SWING_PEAK_RAD_S)
+        starts, ends = starts[keep], ends[keep]
+        # Contact: the first upward zero crossing of the rate at or after the lobe's last sample.
+        crossings = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
+        at = np.searchsorted(crossings, ends - 1)
+        # Stance: the first of STANCE_MIN consecutive calm samples.
+        low = speed < STANCE_RAD_S
+        calm_runs = np.flatnonzero(low[:-2] & low[1:-1] & low[2:])
         strides: list[Stride] = []
-        limit = h.k_end - DECIDE_AFTER
-        while self._scan_from < limit:
-            # Look a bounded span ahead (a lobe longer than that is not a step).
-            ml = h.get("ml", self._scan_from, min(limit, self._scan_from + 250))
-            swinging = ml < -SWING_ON_RAD_S
-            starts = np.flatnonzero(swinging & ~np.concatenate(([False], swinging[:-1])))
-            if not starts.size:
-                self._scan_from = min(limit, self._scan_from + 250)
+        for lobe_start, lobe_end, j in zip(starts.tolist(), ends.tolist(), at.tolist(),
+                                           strict=True):
+            if j >= crossings.size or crossings[j] > lobe_end - 1 + CONTACT_SEARCH:
                 continue
-            lobe_start = self._scan_from + int(starts[0])
-            after = np.flatnonzero(~swinging[starts[0]:])
-            if not after.size:
-                if ml.shape[0] >= 250 and starts[0] == 0:
-                    self._scan_from += 250  # an endless "lobe" is not a swing
-                    continue
-                # The lobe runs past what can be decided: wait for more samples.
-                self._scan_from = lobe_start
-                break
-            lobe_end = lobe_start + int(after[0])  # first sample after the lobe
-            if lobe_end + DECIDE_AFTER > h.k_end:
-                self._scan_from = lobe_start
-                break
-            self._scan_from = lobe_end
-            lobe_speed = h.get("speed", lobe_start, lobe_end)
-            if lobe_speed.shape[0] < MIN_LOBE or lobe_speed.max() < SWING_PEAK_RAD_S:
+            i = int(crossings[j])
+            horizon = lobe_end + DECIDE_AFTER  # one past the last sample this decision may use
+            k = int(np.searchsorted(calm_runs, i))
+            if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
-            stride = self._contact(lobe_start, lobe_end)
-            if stride is not None:
-                strides.append(stride)
+            strides.append(self._stride(lo, ml, speed, lobe_start, i, int(calm_runs[k]), horizon))
         return strides
 
-    def _contact(self, lobe_start: int, lobe_end: int) -> Stride | None:
-        h = self._history
-        ml = h.get("ml", lobe_end - 1, lobe_end + CONTACT_SEARCH + 1)
-        crossing = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
-        if not crossing.size:
-            return None
-        i = lobe_end - 1 + int(crossing[0])
-        a, b = float(h.get("ml", i, i + 1)[0]), float(h.get("ml", i + 1, i + 2)[0])
-        t_land = (i + (-a) / (b - a)) * GRID_DT_S
-        horizon = lobe_end + DECIDE_AFTER  # one past the last sample this decision may use
-        speed = h.get("speed", i, min(i + STANCE_SEARCH, horizon))
-        low = speed < STANCE_RAD_S
-        run = np.convolve(low.astype(np.int64), np.ones(STANCE_MIN, dtype=np.int64), "valid")
-        stance = np.flatnonzero(run == STANCE_MIN)
-        if not stance.size:
-            return None
-        stance_start = i + int(stance[0])
+    def _stride(  # noqa: PLR0917 - indices of one stride, all needed
+        self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
+        stance_start: int, horizon: int,
+    ) -> Stride:
+        """Measures one stride (indices relative to ``lo``; ``i`` is the sample before contact)."""
+        a, b = float(ml[i]), float(ml[i + 1])
+        t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
         # have just learned the flat pose from the standing before this walk).
-        rotation = self._rotation_at(horizon - 1)
         end = min(stance_start + STANCE_PITCH_WINDOW, horizon)
-        up = h.get("up_sensor", stance_start, end) @ rotation.T
-        pitch = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
-        window_speed = h.get("speed", stance_start, end)
-        calm = pitch[window_speed < STANCE_RAD_S]
-        stance_pitch = float(np.median(calm if calm.size else pitch))
+        rotation = self._rotations.at(lo + horizon - 1)
+        pitch = pitch_deg(self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
+        calm = pitch[speed[stance_start:end] < STANCE_RAD_S]
+        stance_pitch = median(calm if calm.size else pitch)
         # Pitch at contact: the stance pitch minus the rotation between contact and stance.
-        rate = -h.get("ml", i, stance_start)
-        landing_pitch = stance_pitch - float(np.degrees(rate.sum() * GRID_DT_S))
+        landing_pitch = stance_pitch + float(np.degrees(ml[i:stance_start].sum() * GRID_DT_S))
         kind: StrideKind = "toe" if stance_pitch < TOE_STANCE_PITCH_DEG else "walk"
-        valid = bool(h.get("valid", lobe_start, stance_start + 1).min() > 0.5)
+        valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
         return Stride(
             t_land=round(t_land, 4),
-            t_swing_start=lobe_start * GRID_DT_S,
-            t_known=(horizon - 1) * GRID_DT_S,
+            t_swing_start=(lo + lobe_start) * GRID_DT_S,
+            t_known=(lo + horizon - 1) * GRID_DT_S,
             kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,

@@ -29,7 +29,7 @@ GRAVITY_M_S2: Final = 9.81
 #: Half-widths (samples) of the centred windows.
 TILT_HALF: Final = 6  # 0.26 s: averages out 6-12 Hz tremor (nulls near 7.7 and 11.5 Hz)
 GYRO_HALF: Final = 2  # 0.1 s
-REST_HALF: Final = 12  # 0.5 s
+REST_HALF: Final = 7  # 0.3 s
 LATENCY_SAMPLES: Final = REST_HALF
 #: Rest: gyro and accelerometer variance (summed over axes) and |mean acc| near 1 g.
 REST_GYRO_VAR: Final = 0.05**2
@@ -176,6 +176,8 @@ class FrontEnd:
 
     def _finish_still_run(self, end: int) -> None:
         duration = (end - self._run_start) * GRID_DT_S
+        if duration < self.mounting.min_flat_s:
+            return  # too short to tell the flat pose (a stance phase, a pause)
         total = self._sums.cumulative_at(end) - self._run_cs
         gravity = total[_ACC] / float(end - self._run_start)
         self._pending.append(_PendingStill(

@@ -40,6 +40,7 @@ NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
     "ankle": np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]),
 }
 GAIT_WEIGHT: Final = 3.0
+MIN_CHANGE_DEG: Final = 1.0
 LOBE_ON_RAD_S: Final = 1.2
 LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
@@ -173,27 +174,34 @@ class MountingEstimator:
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
         """Accumulates fast rotations (sensor axes, (n, 3)) for the medio-lateral axis, and the
         specific force while they happen (on average it points up: a fallback vertical)."""
-        speed = np.linalg.norm(gyro_rad_s, axis=1)
-        moving = speed > self.fast_rad_s
+        moving = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s) > self.fast_rad_s**2
+        if not moving.any():
+            self._count_lobes(gyro_rad_s)
+            return
         fast = gyro_rad_s[moving]
-        if fast.shape[0]:
-            self._acc_sum = np.cumsum(
-                np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
-        if fast.shape[0]:
-            # Sequential sums (not a matrix product): the same additions in the same order
-            # whatever the block boundaries, so the estimate is bit-identical.
-            outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-            total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
-            self._fast_cov = total.reshape(3, 3)
-            self._fast_count += int(fast.shape[0])
-        if self._axis is not None and gyro_rad_s.shape[0]:
-            rate = gyro_rad_s @ self._axis
-            self._lobes_pos.update(rate)
-            self._lobes_neg.update(-rate)
+        # Sequential sums (not a matrix product): the same additions in the same order
+        # whatever the block boundaries, so the estimate is bit-identical.
+        self._acc_sum = np.cumsum(
+            np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
+        outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
+        total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
+        self._fast_cov = total.reshape(3, 3)
+        self._fast_count += int(fast.shape[0])
+        self._count_lobes(gyro_rad_s)
+
+    def _count_lobes(self, gyro_rad_s: FloatArray) -> None:
+        """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
+        if self._axis is None or abs(float(np.dot(self._axis, self.prior[1]))) >= 0.5:
+            return
+        rate = gyro_rad_s @ self._axis
+        self._lobes_pos.update(rate)
+        self._lobes_neg.update(-rate)
 
     def update_axis(self) -> bool:
         """Re-derives the medio-lateral axis if enough new fast rotation was seen."""
-        if self._fast_count - self._fast_used < self.min_fast_samples:
+        # Re-derive after enough new evidence: at least min_fast_samples, and a tenth more than
+        # last time once the estimate rests on plenty (it barely moves then).
+        if self._fast_count - self._fast_used < max(self.min_fast_samples, self._fast_used // 10):
             return False
         self._fast_used = self._fast_count
         _, vectors = np.linalg.eigh(self._fast_cov)
@@ -231,6 +239,9 @@ class MountingEstimator:
             if np.linalg.norm(mean) > 0:
                 z = mean / np.linalg.norm(mean)
         new = orthonormal(self._y, z)
-        changed = not np.array_equal(new, self.rotation)
+        # Ignore refinements under a degree: each change is a (small) step in every angle.
+        cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
+        if math.degrees(math.acos(max(-1.0, min(1.0, cos)))) < MIN_CHANGE_DEG:
+            return False
         self.rotation = new
-        return changed
+        return True
