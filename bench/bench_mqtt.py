@@ -2,7 +2,7 @@
 latency from an event being stored to a subscriber receiving it (p50/p99).
 
 Needs a broker (the one scripts/test starts on 127.0.0.1:1883, or --broker URL). Bounded: a few
-thousand events, stops by itself. Run: /work/venv/bin/python bench/bench_mqtt.py
+thousand events, stops by itself. Run: python bench/bench_mqtt.py (from the project root)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import _path  # noqa: F401  (puts the project root on sys.path)
 import aiomqtt
 
 from sensord.config import Config, MqttConfig, StoreConfig
