@@ -247,13 +247,19 @@ class FrontEnd:
             if index < stop:
                 changes.append((index, 0, waiting, near))
         changes.sort(key=lambda c: (c[0], c[1]))
+        # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
+        # nearby), not while tapping, fidgeting or changing posture.
+        hi_idx = centres + REST_HALF + 1
+        around = self._sums.range_sums(np.maximum(hi_idx - GAIT_WINDOW, self._sums.k_start), hi_idx)
+        gait = (around[:, _FAST] >= GAIT_MIN_FAST) & (around[:, _IMPACT] >= GAIT_MIN_IMPACTS)
+        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0)
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
         for index, kind, settled, near in changes:
             if index > lo:
                 rotations.append((lo, self.mounting.rotation))
                 self.mounting.add_fast(
-                    gyro_raw[lo - first:index - first], raw[lo - first:index - first, _ACC])
+                    swing_gyro[lo - first:index - first], raw[lo - first:index - first, _ACC])
                 lo = index
             if settled is not None:
                 self._pending = [p for p in self._pending if p is not settled]
@@ -261,7 +267,7 @@ class FrontEnd:
             elif kind == 1:
                 self.mounting.update_axis()
         rotations.append((lo, self.mounting.rotation))
-        self.mounting.add_fast(gyro_raw[lo - first:], raw[lo - first:, _ACC])
+        self.mounting.add_fast(swing_gyro[lo - first:], raw[lo - first:, _ACC])
 
         up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))
         up = np.empty_like(up_sensor)

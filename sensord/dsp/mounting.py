@@ -41,6 +41,11 @@ NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
 }
 GAIT_WEIGHT: Final = 3.0
 MIN_CHANGE_DEG: Final = 1.0
+#: With the strap near nominal, a swing axis further than this from the prior's y is not trusted
+#: (rotations other than gait swings dominated it).
+MAX_AXIS_FROM_PRIOR_DEG: Final = 45.0
+#: Rotation faster than this is a spike (an impact), not a swing.
+MAX_SWING_RAD_S: Final = 20.0
 LOBE_ON_RAD_S: Final = 1.2
 LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
@@ -132,7 +137,7 @@ class MountingEstimator:
     _lobes_neg: _LobeCounter = field(init=False, default_factory=_LobeCounter)
     _acc_sum: FloatArray = field(init=False)
     _z: FloatArray = field(init=False)
-    _y: FloatArray = field(init=False)
+    _y_data: FloatArray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.prior = NOMINAL_ROTATIONS[self.placement].copy()
@@ -140,7 +145,6 @@ class MountingEstimator:
         self._fast_cov = np.zeros((3, 3))
         self._acc_sum = np.zeros(3)
         self._z = self.prior[2].copy()
-        self._y = self.prior[1].copy()
 
     @property
     def flat_evidence_s(self) -> float:
@@ -174,7 +178,8 @@ class MountingEstimator:
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
         """Accumulates fast rotations (sensor axes, (n, 3)) for the medio-lateral axis, and the
         specific force while they happen (on average it points up: a fallback vertical)."""
-        moving = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s) > self.fast_rad_s**2
+        speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
+        moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
         if not moving.any():
             self._count_lobes(gyro_rad_s)
             return
@@ -210,7 +215,7 @@ class MountingEstimator:
         if np.dot(axis, reference) < 0:
             axis = -axis
         self._axis = axis
-        self._y = axis if self._swing_sign() >= 0 else -axis
+        self._y_data = axis if self._swing_sign() >= 0 else -axis
         return self._rebuild()
 
     def _swing_sign(self) -> int:
@@ -229,16 +234,27 @@ class MountingEstimator:
                 return -1
         return 1 if prior_dot >= 0 else -1
 
+    def _far_off(self) -> bool:
+        """True when the evidence says the strap sits far from nominal (beyond the prior)."""
+        if self._clusters:
+            return angle_deg(self._z, self.prior[2]) > self.flat_cone_deg
+        return self._y_data is not None and abs(float(np.dot(self._y_data, self.prior[2]))) > 0.5
+
     def _rebuild(self) -> bool:
+        far = self._far_off()
+        y = self.prior[1]
+        if self._y_data is not None and (
+                far or angle_deg(self._y_data, self.prior[1]) <= MAX_AXIS_FROM_PRIOR_DEG):
+            y = self._y_data
         z = self._z
-        if not self._clusters and abs(float(np.dot(self._y, self.prior[2]))) > 0.5:
+        if not self._clusters and far and self._y_data is not None:
             # The swing axis lies along the prior's vertical: the strap is far off nominal and
             # no flat standing has been seen yet. The mean specific force over the swings,
             # made perpendicular to the swing axis, is the best vertical we have.
-            mean = self._acc_sum - np.dot(self._acc_sum, self._y) * self._y
+            mean = self._acc_sum - np.dot(self._acc_sum, y) * y
             if np.linalg.norm(mean) > 0:
                 z = mean / np.linalg.norm(mean)
-        new = orthonormal(self._y, z)
+        new = orthonormal(y, z)
         # Ignore refinements under a degree: each change is a (small) step in every angle.
         cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
         if math.degrees(math.acos(max(-1.0, min(1.0, cos)))) < MIN_CHANGE_DEG:
