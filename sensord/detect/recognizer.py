@@ -212,7 +212,10 @@ class Recognizer:
     def _open(
         self, exercise: str, direction: Literal["cw", "ccw"] | None, t_start: float
     ) -> list[Event]:
+        continuing = self._set is not None and self._set.exercise == exercise
         events = self._close_set()
+        if continuing:
+            self._announced = exercise  # a new set of the same exercise (the other direction)
         self._set = _Set(exercise, direction, t_start, t_start)
         if self._announced != exercise:
             events.append(Event(
