@@ -30,6 +30,10 @@ SPAN: Final = 500
 HOLD_TOL_FRACTION: Final = 0.1
 MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
 MAX_START_RATE_RAD_S: Final = 3.0
+#: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
+PLATEAU_LEN: Final = 21
+REANCHOR_MIN_DEG: Final = 5.0
+REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.4
 
 
@@ -197,6 +201,9 @@ class ExcursionDetector:
             amplitude >= self.min_amplitude_deg)
         back[0] = False
         hit = np.flatnonzero(back)
+        limit = int(hit[0]) if hit.size else pitch.shape[0]
+        if self._reanchor(pitch, limit):
+            return None, True
         if hit.size and hit[0] < self.max_samples:
             end = start + int(hit[0])
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
@@ -220,6 +227,43 @@ class ExcursionDetector:
             self._scan = start + int(quit_at[0]) + 1
             return None, True
         return None, False
+
+    def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
+        """Re-anchors the open excursion when it turns out to have been a change of posture.
+
+        Within the excursion (before ``limit``, the return if any) plateaus form where the
+        pitch stays steady for PLATEAU_LEN samples. A hold may drift, but a next plateau far
+        from the previous one, and not back at the baseline, means the first move was a new
+        posture (sitting down, stretching the leg out) and the movement from that posture is
+        the rep: the excursion starts again from the previous plateau.
+        """
+        assert self._open is not None
+        if limit < 2 * PLATEAU_LEN:
+            return False
+        windows = np.lib.stride_tricks.sliding_window_view(pitch[:limit], PLATEAU_LEN)
+        steady = (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG
+        formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
+        previous: float | None = None
+        previous_at = 0
+        middle = PLATEAU_LEN // 2
+        for i in formed.tolist():
+            level = float(np.partition(windows[i], middle)[middle])
+            if previous is not None:
+                jump = abs(level - previous)
+                needed = max(REANCHOR_MIN_DEG, REANCHOR_FRACTION * abs(
+                    previous - self._open.baseline))
+                home = abs(level - self._open.baseline) <= max(
+                    self.end_deg, self.end_fraction * abs(previous - self._open.baseline))
+                if jump > needed and not home:
+                    after = pitch[previous_at:limit]
+                    left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
+                    if left.size:
+                        start = self._open.start + previous_at + int(left[0])
+                        self._open = _Open(start, previous, self._open.roll, self._open.rotation)
+                        return True
+            previous = level
+            previous_at = i + PLATEAU_LEN
+        return False
 
     def _measure(self, start: int, end: int) -> Excursion:
         assert self._open is not None
