@@ -85,7 +85,7 @@ class Pipeline:
         self._gait = GaitDetector()
         self._toe_walk = ToeWalkTracker()
         # One excursion detector serves both hold exercises; each classifies its own reps.
-        self._excursions = ExcursionDetector(start_deg=1.5, end_deg=1.5)
+        self._excursions = ExcursionDetector(start_deg=0.8, end_deg=0.6, min_amplitude_deg=1.0)
         self._circles = CircleDetector()
         self._recognizer = Recognizer(self.config.routine)
         self._visible = VISIBLE[self.config.placement]
@@ -164,7 +164,7 @@ class Pipeline:
             for excursion in self._excursions.update(features):
                 for classify in (plantar_flexion.classify, toe_press.classify):
                     candidate = classify(excursion)
-                    if candidate is not None and excursion.valid:
+                    if candidate is not None:
                         items.append(_Item(candidate.t_known, 1, candidate))
             items.extend(_Item(c.t_known, 2, c) for c in self._circles.update(features))
 
