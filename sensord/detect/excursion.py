@@ -74,7 +74,11 @@ class ExcursionDetector:
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
         hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 40.0,
+        direction: int = 0,
     ) -> None:
+        #: +1: only excursions that raise the pitch (toes up); -1: only lowering; 0: both. A
+        #: one-way detector cannot lock onto the held pose as its home and count the returns.
+        self.direction = direction
         self.start_deg = start_deg
         self.end_deg = end_deg
         self.end_fraction = end_fraction
@@ -167,13 +171,17 @@ class ExcursionDetector:
             # Only samples beyond their window's range can be far from its median; and a held
             # exercise starts slowly (strides and taps swing far faster).
             fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & (
-                (current > bottom + self.start_deg) | (current < top - self.start_deg))
+            rising = current > bottom + self.start_deg
+            falling = current < top - self.start_deg
+            beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
+                rising | falling)
+            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
             for i in np.flatnonzero(maybe).tolist():
                 # A median, not a mean: order statistics are exact, so the level cannot depend
                 # on how many samples are evaluated at once.
                 level = float(np.partition(base[i], BASELINE_LEN // 2)[BASELINE_LEN // 2])
-                if abs(float(current[i]) - level) > self.start_deg:
+                away = float(current[i]) - level
+                if abs(away) > self.start_deg and away * self.direction >= 0:
                     start = lo + i
                     roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
                     rotation = self._rotations.at(start)
