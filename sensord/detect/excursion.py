@@ -32,6 +32,7 @@ MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
 MAX_START_RATE_RAD_S: Final = 3.0
 #: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
 PLATEAU_LEN: Final = 21
+TURN_WINDOW: Final = 250  # 5 s: how long after a rep the next may start without settling
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.4
@@ -58,6 +59,17 @@ class Excursion:
     hold_end: float
     tremor_rad_s: float
     valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Back:
+    """The last excursion's return: the next rep may start before the foot settles home."""
+
+    end: int
+    home: float
+    roll: float
+    rotation: FloatArray
+    amplitude: float
 
 
 @dataclass(slots=True)
@@ -89,11 +101,13 @@ class ExcursionDetector:
         self._rotations = RotationLog()
         self._scan = 0
         self._open: _Open | None = None
+        self._back: _Back | None = None
 
     def reset(self) -> None:
         self._history = History(keep=_KEEP)
         self._rotations.reset()
         self._open = None
+        self._back = None
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -150,9 +164,28 @@ class ExcursionDetector:
                     break
         keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
+        if self._back is not None:
+            keep_from = min(keep_from, self._back.end)
         h.trim(keep_from)
         self._rotations.forget_before(h.k_start)
         return found
+
+    def _turnaround(self, lo: int, hi: int) -> int | None:
+        """The first index in ``[lo, hi)`` where, coming back from the last rep, the foot turned
+        and set off on the next one before settling home (short rests between reps)."""
+        back = self._back
+        if back is None or self.direction == 0:
+            return None
+        stop = min(hi, back.end + TURN_WINDOW)
+        if stop <= lo:
+            return None
+        pitch = pitch_deg(self._history.get("up", back.end, stop), back.rotation)
+        into = self.direction * (pitch - back.home)  # how far into a rep, from home
+        closest = np.minimum.accumulate(into)
+        near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
+        turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
+        turned = turned[turned >= lo - back.end]
+        return back.end + int(turned[0]) if turned.size else None
 
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
@@ -160,6 +193,9 @@ class ExcursionDetector:
         while self._scan < h.k_end:
             lo = self._scan
             hi = min(h.k_end, lo + SPAN)
+            turn = self._turnaround(lo, hi)
+            if turn is not None:
+                hi = turn  # a steady-baseline start before it still wins
             span = BASELINE_LAG + BASELINE_LEN
             pitch = h.get("pitch", lo - span, hi)
             windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
@@ -191,8 +227,18 @@ class ExcursionDetector:
                     middle = BASELINE_LEN // 2
                     level = float(np.partition(window, middle)[middle])
                     self._open = _Open(start, level, roll, rotation)
+                    self._back = None
                     self._scan = start + 1
                     return True
+            if turn is not None:
+                back = self._back
+                assert back is not None
+                self._open = _Open(turn, back.home, back.roll, back.rotation)
+                self._back = None
+                self._scan = turn + 1
+                return True
+            if self._back is not None and hi >= self._back.end + TURN_WINDOW:
+                self._back = None
             self._scan = hi
         return False
 
@@ -216,10 +262,11 @@ class ExcursionDetector:
             end = start + int(hit[0])
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
             excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
+            self._back = None if excursion is None else _Back(
+                end, self._open.baseline, self._open.roll, self._open.rotation,
+                float(amplitude[hit[0]]))
             self._open = None
-            # The next baseline must lie wholly after this excursion (else the tail of the
-            # return would look like a new excursion away from the held level).
-            self._scan = end + BASELINE_LAG + BASELINE_LEN
+            self._scan = end + 1
             return excursion, True
         if pitch.shape[0] >= self.max_samples:
             # Never came back: a change of posture, not a rep. Look again from here.
