@@ -32,6 +32,7 @@ MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
 MAX_START_RATE_RAD_S: Final = 3.0
 #: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
 PLATEAU_LEN: Final = 21
+WRONG_WAY_DEG: Final = 3.0
 TURN_WINDOW: Final = 250  # 5 s: how long after a rep the next may start without settling
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
@@ -196,38 +197,11 @@ class ExcursionDetector:
             turn = self._turnaround(lo, hi)
             if turn is not None:
                 hi = turn  # a steady-baseline start before it still wins
-            span = BASELINE_LAG + BASELINE_LEN
-            pitch = h.get("pitch", lo - span, hi)
-            windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-            # windows[i] is the baseline window of sample lo + i.
-            base = windows[: hi - lo]
-            top = base.max(axis=1)
-            bottom = base.min(axis=1)
-            current = pitch[span:]
-            # Only samples beyond their window's range can be far from its median; and a held
-            # exercise starts slowly (strides and taps swing far faster).
-            fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-            rising = current > bottom + self.start_deg
-            falling = current < top - self.start_deg
-            beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
-                rising | falling)
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
-            for i in np.flatnonzero(maybe).tolist():
-                # A median, not a mean: order statistics are exact, so the level cannot depend
-                # on how many samples are evaluated at once.
-                level = float(np.partition(base[i], BASELINE_LEN // 2)[BASELINE_LEN // 2])
-                away = float(current[i]) - level
-                if abs(away) > self.start_deg and away * self.direction >= 0:
-                    start = lo + i
-                    roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-                    rotation = self._rotations.at(start)
-                    # The baseline again, through the estimate the excursion is measured with.
-                    window = pitch_deg(
-                        h.get("up", start - span, start - span + BASELINE_LEN), rotation)
-                    middle = BASELINE_LEN // 2
-                    level = float(np.partition(window, middle)[middle])
-                    self._open = _Open(start, level, roll, rotation)
-                    self._back = None
+            # Each sample is judged against its baseline window through one mounting estimate
+            # (the one in force at the sample), so a refined estimate is not a movement.
+            for a, b, rotation in self._rotations.segments(lo, hi):
+                start = self._steady_start(a, b, rotation)
+                if start is not None:
                     self._scan = start + 1
                     return True
             if turn is not None:
@@ -242,6 +216,41 @@ class ExcursionDetector:
             self._scan = hi
         return False
 
+    def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
+        """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
+        h = self._history
+        span = BASELINE_LAG + BASELINE_LEN
+        pitch = pitch_deg(h.get("up", lo - span, hi), rotation)
+        if pitch.shape[0] < span + (hi - lo):
+            return None
+        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
+        # windows[i] is the baseline window of sample lo + i.
+        base = windows[: hi - lo]
+        top = base.max(axis=1)
+        bottom = base.min(axis=1)
+        current = pitch[span:]
+        # Only samples beyond their window's range can be far from its median; and a held
+        # exercise starts slowly (strides and taps swing far faster).
+        fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
+        rising = current > bottom + self.start_deg
+        falling = current < top - self.start_deg
+        beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
+            rising | falling)
+        maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
+        middle = BASELINE_LEN // 2
+        for i in np.flatnonzero(maybe).tolist():
+            # A median, not a mean: order statistics are exact, so the level cannot depend on
+            # how many samples are evaluated at once.
+            level = float(np.partition(base[i], middle)[middle])
+            away = float(current[i]) - level
+            if abs(away) > self.start_deg and away * self.direction >= 0:
+                start = lo + i
+                roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
+                self._open = _Open(start, level, roll, rotation)
+                self._back = None
+                return start
+        return None
+
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
         assert self._open is not None
@@ -250,11 +259,19 @@ class ExcursionDetector:
         pitch = self._pitch(start, h.k_end)
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
-        amplitude = np.maximum.accumulate(distance)
+        # Only movement the detector's way counts; going well past home the other way means
+        # this was not a rep (a posture change the other way): give it up there.
+        into = offset * self.direction if self.direction else distance
+        amplitude = np.maximum.accumulate(np.maximum(into, 0.0))
+        wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
         back[0] = False
         hit = np.flatnonzero(back)
+        if wrong_way.size and (not hit.size or wrong_way[0] < hit[0]):
+            self._open = None
+            self._scan = start + int(wrong_way[0])
+            return None, True
         limit = int(hit[0]) if hit.size else pitch.shape[0]
         if self._reanchor(pitch, limit):
             return None, True
