@@ -162,9 +162,6 @@ class Pipeline:
     def _run_chunk(self, chunk: GridChunk, items: list[_Item]) -> None:
         """Runs the front end and the detectors over one grid chunk, collecting candidates."""
         for features in self._frontend.feed(chunk):
-            if features.new_segment:
-                self._flexions.reset()
-                self._presses.reset()
             self._horizon_s = float(features.t_s[-1])
             items.extend(_Item(s.t_known, 0, s) for s in self._gait.update(features))
             for order, detector, classify in (

@@ -33,7 +33,9 @@ MAX_START_RATE_RAD_S: Final = 3.0
 #: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
 PLATEAU_LEN: Final = 21
 WRONG_WAY_DEG: Final = 3.0
-TURN_WINDOW: Final = 250  # 5 s: how long after a rep the next may start without settling
+TURN_WINDOW: Final = 250
+#: Gaps up to this many samples (2 s) are bridged with unknown samples instead of a restart.
+MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start without settling
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.4
@@ -129,7 +131,7 @@ class ExcursionDetector:
         if pitch.shape[0] < 5:
             return None
         recent = pitch[-5:]
-        if recent.max() - recent.min() > self.hold_tol_deg:
+        if np.isnan(recent).any() or recent.max() - recent.min() > self.hold_tol_deg:
             return None
         level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
@@ -139,10 +141,22 @@ class ExcursionDetector:
 
     def update(self, features: Features) -> list[Excursion]:
         h = self._history
-        if features.new_segment or h.k_end != features.k0:
-            h.reset(features.k0)
-            self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
-            self._open = None
+        if h.k_end != features.k0:
+            gap = features.k0 - h.k_end
+            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
+                # A short gap in the stream (lost packets): the foot is probably still where it
+                # was, so keep following the rep with the missing samples marked unknown (NaN)
+                # rather than dropping a rep that was nearly done.
+                h.append(
+                    h.k_end, pitch=np.full(gap, np.nan), up=np.full((gap, 3), np.nan),
+                    roll=np.full(gap, np.nan), tremor=np.full(gap, np.nan),
+                    valid=np.zeros(gap),
+                )
+            else:
+                h.reset(features.k0)
+                self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
+                self._open = None
+                self._back = None
         h.append(
             features.k0,
             pitch=features.pitch_deg,
@@ -182,7 +196,7 @@ class ExcursionDetector:
             return None
         pitch = pitch_deg(self._history.get("up", back.end, stop), back.rotation)
         into = self.direction * (pitch - back.home)  # how far into a rep, from home
-        closest = np.minimum.accumulate(into)
+        closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
         turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
         turned = turned[turned >= lo - back.end]
@@ -245,7 +259,7 @@ class ExcursionDetector:
             away = float(current[i]) - level
             if abs(away) > self.start_deg and away * self.direction >= 0:
                 start = lo + i
-                roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
+                roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
                 self._open = _Open(start, level, roll, rotation)
                 self._back = None
                 return start
@@ -262,7 +276,7 @@ class ExcursionDetector:
         # Only movement the detector's way counts; going well past home the other way means
         # this was not a rep (a posture change the other way): give it up there.
         into = offset * self.direction if self.direction else distance
-        amplitude = np.maximum.accumulate(np.maximum(into, 0.0))
+        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
         wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
@@ -343,7 +357,7 @@ class ExcursionDetector:
         baseline = self._open.baseline
         pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = int(np.argmax(np.abs(offset)))
+        peak = int(np.nanargmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
         plateau = median(pitch[deep])
@@ -351,7 +365,8 @@ class ExcursionDetector:
         # proportionate fraction of a 4 degree press.
         tolerance = min(
             self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
-        near = np.abs(pitch - plateau) <= tolerance
+        # Unknown samples (a short gap) inside the plateau count as held.
+        near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
@@ -378,6 +393,6 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=float(np.sqrt(np.mean(tremor))) if tremor.size else 0.0,
+            tremor_rad_s=float(np.sqrt(np.nanmean(tremor))) if np.isfinite(tremor).any() else 0.0,
             valid=valid,
         )
