@@ -115,7 +115,9 @@ def score_session(events: Iterable[Event], truth: Mapping[str, Any]) -> SessionS
         middle = (event.t_start + event.t_end) / 2.0
         home = None
         for i, s in enumerate(truth_sets):
-            if s["exercise"] == event.exercise and (
+            same_way = not (s.get("direction") and event.direction) or (
+                s["direction"] == event.direction)
+            if s["exercise"] == event.exercise and same_way and (
                     s["t_start"] - SET_SLACK_S <= middle <= s["t_end"] + SET_SLACK_S):
                 home = i
                 break
