@@ -88,7 +88,7 @@ class ExcursionDetector:
 
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
-        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 40.0,
+        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
         direction: int = 0,
     ) -> None:
         #: +1: only excursions that raise the pitch (toes up); -1: only lowering; 0: both. A
@@ -300,9 +300,13 @@ class ExcursionDetector:
             self._scan = end + 1
             return excursion, True
         if pitch.shape[0] >= self.max_samples:
-            # Never came back: a change of posture, not a rep. Look again from here.
+            # Never came back: a change of posture, not a rep. Look again from where the new
+            # posture first held still (the samples are kept), so reps made from it count.
+            windows = np.lib.stride_tricks.sliding_window_view(pitch, PLATEAU_LEN)
+            steady = np.flatnonzero(
+                (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
             self._open = None
-            self._scan = start + self.max_samples
+            self._scan = start + (int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
