@@ -81,6 +81,11 @@ class _Open:
     baseline: float
     roll: float
     rotation: FloatArray  # the mounting estimate the whole excursion is measured through
+    opened: int = -1  # where the first (before any re-anchoring) excursion began
+
+    def __post_init__(self) -> None:
+        if self.opened < 0:
+            self.opened = self.start
 
 
 class ExcursionDetector:
@@ -299,14 +304,17 @@ class ExcursionDetector:
             self._open = None
             self._scan = end + 1
             return excursion, True
-        if pitch.shape[0] >= self.max_samples:
+        if h.k_end - self._open.opened >= self.max_samples:
             # Never came back: a change of posture, not a rep. Look again from where the new
             # posture first held still (the samples are kept), so reps made from it count.
-            windows = np.lib.stride_tricks.sliding_window_view(pitch, PLATEAU_LEN)
+            opened = self._open.opened
+            windows = np.lib.stride_tricks.sliding_window_view(
+                self._pitch(opened, h.k_end), PLATEAU_LEN)
             steady = np.flatnonzero(
                 (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
             self._open = None
-            self._scan = start + (int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
+            self._scan = opened + (
+                int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
@@ -349,7 +357,8 @@ class ExcursionDetector:
                     left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
                     if left.size:
                         start = self._open.start + previous_at + int(left[0])
-                        self._open = _Open(start, previous, self._open.roll, self._open.rotation)
+                        self._open = _Open(start, previous, self._open.roll, self._open.rotation,
+                                           self._open.opened)
                         return True
             previous = level
             previous_at = i + PLATEAU_LEN
