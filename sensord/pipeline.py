@@ -87,10 +87,10 @@ class Pipeline:
         # Point-hold-return movements: toes down for flexion, forefoot up for presses.
         self._flexions = ExcursionDetector(
             start_deg=2.0, end_deg=1.5, min_amplitude_deg=plantar_flexion.MIN_AMPLITUDE_DEG,
-            direction=-1)
+            max_amplitude_deg=plantar_flexion.MAX_AMPLITUDE_DEG, direction=-1)
         self._presses = ExcursionDetector(
             start_deg=0.8, end_deg=0.6, min_amplitude_deg=toe_press.MIN_AMPLITUDE_DEG,
-            direction=1)
+            max_amplitude_deg=toe_press.MAX_AMPLITUDE_DEG, direction=1)
         self._circles = CircleDetector()
         self._recognizer = Recognizer(self.config.routine)
         self._visible = VISIBLE[self.config.placement]

@@ -94,8 +94,10 @@ class ExcursionDetector:
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
         hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
-        direction: int = 0,
+        direction: int = 0, max_amplitude_deg: float = 180.0,
     ) -> None:
+        #: Moving further than this is not the exercise (a change of posture): give up at once.
+        self.max_amplitude_deg = max_amplitude_deg
         #: +1: only excursions that raise the pitch (toes up); -1: only lowering; 0: both. A
         #: one-way detector cannot lock onto the held pose as its home and count the returns.
         self.direction = direction
@@ -287,9 +289,15 @@ class ExcursionDetector:
             amplitude >= self.min_amplitude_deg)
         back[0] = False
         hit = np.flatnonzero(back)
+        too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
+        if too_far.size and (not hit.size or too_far[0] < hit[0]) and (
+                not wrong_way.size or too_far[0] < wrong_way[0]):
+            self._open = None
+            self._scan = start + max(1, int(too_far[0]))
+            return None, True
         if wrong_way.size and (not hit.size or wrong_way[0] < hit[0]):
             self._open = None
-            self._scan = start + int(wrong_way[0])
+            self._scan = start + max(1, int(wrong_way[0]))
             return None, True
         limit = int(hit[0]) if hit.size else pitch.shape[0]
         if self._reanchor(pitch, limit):
