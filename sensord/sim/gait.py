@@ -190,6 +190,8 @@ def gait_bout(ctx: Context, start: LegPose, strides: list[Stride], mode: GaitMod
     yaw0, pitch0, roll0 = (float(v) for v in rot.to_euler_zyx(start.q_foot))
     # the foot stands (nearly) flat; its small pitch and roll are kept until heel-off
     pitch0 = -pitch0
+    # headings are unwrapped along the bout: start on the same turn as the first footprint
+    yaw0 += 2.0 * np.pi * round((strides[0].target.yaw - yaw0) / (2.0 * np.pi))
     fp0 = Footprint(float(start.p_ankle[0]), float(start.p_ankle[1]),
                     float(start.p_ankle[2] - body.ankle_height_m), yaw0, yaw0)
 
@@ -379,6 +381,12 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
             b.add("yaw", st.t_settle, st.fp.yaw, 0.0)
         if st.t_ho is None or st.t_to is None or st.t_min is None:
             continue
+        if mode == "toe" and st.t_ic is not None and st.t_ho - st.t_settle > 0.12:
+            # balancing on the forefoot: the heel sinks and rises a little, the foot wobbles
+            t_mid = 0.5 * (st.t_settle + st.t_ho)
+            b.add("pitch", t_mid, st.pitch_settle + _u(rng, 1.0, 4.0) * _D, None)
+            b.add("roll", t_mid, st.roll_settle + _u(rng, -3.0, 3.0) * _D, None)
+            b.add("yaw", t_mid, st.fp.yaw + _u(rng, -2.0, 2.0) * _D, None)
         # heel-off, peak push, toe-off, end of push-off; the foot twists about its vertical
         # axis as the heel leaves the ground (toes outward), most of it at the end
         fall = st.t_min - st.t_fall
@@ -389,18 +397,18 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
         # As the heel rises the foot rolls onto its medial forefoot (eversion) and twists
         # toes-out, fastest at toe-off; both unwind through swing (gaitmap_walk: about -28 deg
         # roll and -15 deg heading at toe-off, +10 deg roll at heel strike).
-        st.roll_push = -_u(rng, 20.0, 32.0) * _D * st.scale if mode in ("walk", "toe") else (
-            -_u(rng, 5.0, 12.0) * _D * st.scale)
+        roll_deg = {"walk": (20.0, 32.0), "toe": (8.0, 16.0)}.get(mode, (5.0, 12.0))
+        st.roll_push = -_u(rng, *roll_deg) * _D * st.scale
         b.add("roll", st.t_ho, st.roll_settle, 0.0)
-        b.add("roll", st.t_peak, st.roll_settle + 0.15 * st.roll_push)
-        b.add("roll", st.t_fall, 0.75 * st.roll_push)
+        b.add("roll", st.t_peak, st.roll_settle + 0.1 * (st.roll_push - st.roll_settle))
+        b.add("roll", st.t_fall, st.roll_settle + 0.3 * (st.roll_push - st.roll_settle))
         b.add("roll", st.t_min, st.roll_push, 0.0)
         st.twist = -_u(rng, 10.0, 18.0) * _D * st.scale if mode in ("walk", "toe") else (
             -_u(rng, 2.0, 6.0) * _D * st.scale)
         b.add("yaw", st.t_ho, st.fp.yaw, 0.0)
-        b.add("yaw", st.t_peak, st.fp.yaw + 0.3 * st.twist)
-        b.add("yaw", st.t_fall, st.fp.yaw + 0.8 * st.twist)
-        b.add("yaw", st.t_min, st.fp.yaw + st.twist, 0.0)
+        b.add("yaw", st.t_peak, st.fp.yaw + 0.2 * st.twist)
+        b.add("yaw", st.t_fall, st.fp.yaw + 0.4 * st.twist)
+        b.add("yaw", st.t_min, st.fp.yaw + 0.9 * st.twist)
         nxt = stances[k + 1]
         assert nxt.t_ic is not None
         # swing: the pitch reverses and peaks in rate near mid-swing
@@ -411,7 +419,7 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
         b.add("pitch", t_pk, st.pitch_min + frac * (nxt.pitch_ic - st.pitch_min), rate_pk)
         t_early = st.t_min + 0.22 * span
         b.add("roll", t_early, 0.85 * st.roll_push)
-        b.add("yaw", t_early, 0.5 * (st.fp.yaw + nxt.fp.yaw) + 0.35 * st.twist)
+        b.add("yaw", t_early, 0.5 * (st.fp.yaw + nxt.fp.yaw) + 0.6 * st.twist)
         b.add("roll", t_pk, 0.6 * st.roll_push)
         b.add("roll", st.t_min + 0.78 * span, 0.05 * st.roll_push)
 
@@ -546,51 +554,50 @@ def _clearance_lift(ctx: Context, path: FloatArray, q: FloatArray, ts: FloatArra
     return np.asarray(need * shape)
 
 
+#: Shank forward lean (deg, knee ahead of the ankle) through the gait cycle: at foot-flat (or
+#: settling), mid-stance, heel-off, toe-off and at 21%, 47% and 74% of the swing (the landing
+#: value follows from the foot's pitch). Heel-to-toe values from the gait literature (tibia
+#: about 20 deg reclined at heel strike, 45-50 deg inclined in early swing).
+_LEAN: Final = {
+    "walk": (-8.0, 5.0, 12.0, 35.0, 46.0, 25.0, -10.0),
+    "toe": (0.0, 8.0, 12.0, 28.0, 38.0, 20.0, -5.0),
+    "up": (25.0, 10.0, 5.0, 30.0, 55.0, 50.0, 35.0),
+    "down": (5.0, 20.0, 30.0, 35.0, 40.0, 20.0, 0.0),
+}
+_LEAN_IC: Final = {"walk": None, "toe": -5.0, "up": 28.0, "down": -5.0}
+
+
 def _shank_keys(b: _Builder, stances: list[_Stance], mode: GaitMode, rng: np.random.Generator,
                 *, pitch: FloatArray, t: FloatArray) -> None:
-    """Shank lean keyframes (rad): forward lean ``beta`` (knee ahead of the ankle), lateral
-    ``gamma``. In heel-to-toe gait they follow from the foot pitch and typical ankle angles
-    (beta = -pitch - plantarflexion)."""
-
-    def pitch_at(ts: float) -> float:
-        return float(np.interp(ts, t, pitch))
-
+    """Shank lean keyframes (rad): forward lean ``beta`` (knee ahead of the ankle) and lateral
+    ``gamma``, a smooth cycle per stride (``_LEAN``); at heel strike the lean follows from the
+    foot's pitch and a nearly neutral ankle (beta = -pitch - plantarflexion)."""
+    flat, mid, ho, to, sw1, sw2, sw3 = _LEAN[mode]
     b.add("beta", 0.0, 2.0 * _D, 0.0)
     b.add("gamma", 0.0, 1.0 * _D, 0.0)
+
+    def jitter() -> float:
+        return _u(rng, -3.0, 3.0)
+
     for k, st in enumerate(stances):
         if st.t_ic is not None:
-            d = st.t_settle - st.t_ic
-            if mode == "walk":
-                for tk, pf in ((st.t_ic, 2.0), (st.t_ic + 0.5 * d, 4.0), (st.t_settle, 5.0)):
-                    b.add("beta", tk, -pitch_at(tk) - pf * _D)
-            elif mode == "toe":
-                b.add("beta", st.t_ic, -_u(rng, 2.0, 8.0) * _D)
-                b.add("beta", st.t_settle, _u(rng, 0.0, 4.0) * _D)
-            elif mode == "up":
-                b.add("beta", st.t_ic, _u(rng, 8.0, 15.0) * _D)
-                b.add("beta", st.t_settle, _u(rng, 12.0, 20.0) * _D)
-            else:
-                b.add("beta", st.t_ic, -_u(rng, 0.0, 6.0) * _D)
-                b.add("beta", st.t_settle, _u(rng, 5.0, 12.0) * _D)
+            ic = _LEAN_IC[mode]
+            beta_ic = (-float(np.interp(st.t_ic, t, pitch)) / _D - _u(rng, 0.0, 3.0)
+                       if ic is None else ic + jitter())
+            b.add("beta", st.t_ic, beta_ic * _D)
+            b.add("beta", st.t_settle, (flat + jitter()) * _D)
             b.add("gamma", st.t_ic, -2.0 * _D * st.scale)
             b.add("gamma", st.t_settle, 1.5 * _D * st.scale)
         if st.t_ho is None or st.t_to is None or st.t_min is None:
             continue
         nxt = stances[k + 1]
         assert nxt.t_ic is not None
-        if st.t_ic is not None:
-            t_mid = st.t_settle + 0.4 * (st.t_ho - st.t_settle)
-            if t_mid > st.t_settle + 0.02:
-                b.add("beta", t_mid, (0.0 if mode == "walk" else 10.0) * _D)
-        ho_lean = {"walk": 9.0, "toe": 12.0, "up": 25.0, "down": 20.0}[mode]
-        b.add("beta", st.t_ho, ho_lean * _D)
-        pf_to, pf_min = (8.0, 14.0) if mode == "walk" else (4.0, 10.0)
-        b.add("beta", st.t_to, -pitch_at(st.t_to) - pf_to * _D)
-        b.add("beta", st.t_min, -pitch_at(st.t_min) - pf_min * _D)
-        span = nxt.t_ic - st.t_min
-        t_pk = st.t_min + 0.5 * span
-        b.add("beta", t_pk, -pitch_at(t_pk) - 2.0 * _D)
-        t_late = st.t_min + 0.82 * span
-        b.add("beta", t_late, -pitch_at(t_late) + 3.0 * _D)
+        if st.t_ic is not None and st.t_ho - st.t_settle > 0.1:
+            b.add("beta", 0.5 * (st.t_settle + st.t_ho), (mid + jitter()) * _D)
+        b.add("beta", st.t_ho, (ho + jitter()) * _D)
+        b.add("beta", st.t_to, (to + jitter()) * _D)
+        swing = nxt.t_ic - st.t_to
+        for frac, lean in ((0.21, sw1), (0.47, sw2), (0.74, sw3)):
+            b.add("beta", st.t_to + frac * swing, (lean + jitter()) * _D)
         b.add("gamma", st.t_to, 0.0)
-        b.add("gamma", t_pk, -1.0 * _D * st.scale)
+        b.add("gamma", st.t_to + 0.47 * swing, -1.0 * _D * st.scale)

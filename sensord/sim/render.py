@@ -34,8 +34,12 @@ class Strap:
 
     @classmethod
     def random(cls, rng: np.random.Generator, placement: Placement) -> Strap:
-        lo, hi = (18.0, 32.0) if placement == "instep" else (22.0, 40.0)
-        return cls(float(rng.uniform(lo, hi)), float(rng.uniform(0.25, 0.5)))
+        """On the instep the sensor sits on a thin layer over the bones (stiff); on the shin the
+        heel pad, ankle joint and calf soft tissue between the floor and the sensor soak up
+        more of a heel strike (softer and better damped), so the shank sees 2-5 g, not 10."""
+        if placement == "instep":
+            return cls(float(rng.uniform(18.0, 32.0)), float(rng.uniform(0.25, 0.5)))
+        return cls(float(rng.uniform(9.0, 14.0)), float(rng.uniform(0.5, 0.7)))
 
 
 @dataclass(frozen=True, slots=True)
