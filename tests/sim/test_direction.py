@@ -51,7 +51,11 @@ SPECS = [
 ]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.side}-{s.placement}-{s.mounting_max_deg:g}")
+def _spec_id(spec: SimSpec) -> str:
+    return f"{spec.side}-{spec.placement}-{spec.mounting_max_deg:g}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
 def test_circle_direction_from_the_foot_kinematics(
         spec: SimSpec, sim_of: Callable[[SimSpec], Simulation]) -> None:
     sim = sim_of(spec)
