@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout (also found from a worktree nested deeper, e.g. wt/NAME)
+SHARED_DATA = next(
+    (p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
+     if (p / "shared" / "data").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "data",
+)
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 1883
 

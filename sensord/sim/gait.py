@@ -281,7 +281,7 @@ def _plan_stances(ctx: Context, fp0: Footprint, strides: list[Stride], mode: Gai
 def _push_fractions(mode: GaitMode, rng: np.random.Generator) -> tuple[float, float]:
     """Heel-off and end of push-off (pitch minimum) as fractions of the stride."""
     if mode == "walk":
-        return _u(rng, 0.44, 0.50), _u(rng, 0.66, 0.70)
+        return _u(rng, 0.46, 0.52), _u(rng, 0.66, 0.70)
     if mode == "toe":
         return _u(rng, 0.36, 0.44), _u(rng, 0.62, 0.67)
     if mode == "up":

@@ -49,7 +49,8 @@ class Rendered:
     ``acc_m_s2`` and ``gyro_rad_s`` (n, 3) are in the mounted sensor's axes; ``q_sensor`` (n, 4)
     is the mounted sensor's orientation, ``q_nominal`` (n, 4) that of the nominal frame of the
     placement (foot frame for instep, ankle-sensor frame for ankle), ``q_foot`` and ``q_shank``
-    (n, 4) the segments' (shank: anatomical frame), ``p_sensor`` (n, 3) the sensor position.
+    (n, 4) the segments' (shank: anatomical frame), ``p_sensor`` (n, 3) the sensor position,
+    ``p_ankle`` (n, 3) the ankle joint centre (m).
     """
 
     t_s: FloatArray
@@ -60,6 +61,7 @@ class Rendered:
     q_foot: FloatArray
     q_shank: FloatArray
     p_sensor: FloatArray
+    p_ankle: FloatArray
 
 
 def apply_layers(track: LegTrack, dt_s: float, rng: np.random.Generator, tremor_hz: float
@@ -123,6 +125,7 @@ def render(track: LegTrack, body: Body, placement: Placement, *, dt_s: float, fa
     p = p[idx]
     q_foot = track.q_foot[idx]
     q_shank = track.q_shank[idx]
+    p_ankle = track.p_ankle[idx]
     q_s = rot.mul(q_nom, q_mount)
     accel = world_acceleration(p, dt_s)
     if strap is not None:
@@ -141,4 +144,5 @@ def render(track: LegTrack, body: Body, placement: Placement, *, dt_s: float, fa
         q_foot=q_foot[centres],
         q_shank=q_shank[centres],
         p_sensor=p[centres],
+        p_ankle=p_ankle[centres],
     )

@@ -102,7 +102,8 @@ class Trace:
     ``acc_m_s2``/``gyro_rad_s`` (n, 3) are the ideal sensor's readings in the mounted sensor's
     axes; ``q_sensor`` (n, 4) its orientation, ``q_nominal`` the nominal frame's, ``q_foot``
     and ``q_shank`` (anatomical) the segments' (world Z up, w-x-y-z quaternions);
-    ``p_sensor`` (n, 3) its position (m); ``keep`` (n,) which samples survived the link.
+    ``p_sensor`` (n, 3) its position and ``p_ankle`` the ankle joint centre's (m); ``keep``
+    (n,) which samples survived the link.
     """
 
     t_s: FloatArray
@@ -113,6 +114,7 @@ class Trace:
     q_foot: FloatArray
     q_shank: FloatArray
     p_sensor: FloatArray
+    p_ankle: FloatArray
     keep: np.ndarray
 
 
@@ -256,7 +258,7 @@ def simulate(spec: SimSpec) -> Simulation:
     truth = _truth(spec, script, ctx, asm, duration_s=duration, axis=axis, angle=angle,
                    errors=errors, lost=lost, strap=strap)
     trace = Trace(ideal.t_s, ideal.acc_m_s2, ideal.gyro_rad_s, ideal.q_sensor, ideal.q_nominal,
-                  ideal.q_foot, ideal.q_shank, ideal.p_sensor, keep)
+                  ideal.q_foot, ideal.q_shank, ideal.p_sensor, ideal.p_ankle, keep)
     return Simulation(block, meta, truth, trace)
 
 
@@ -278,6 +280,8 @@ def _truth(spec: SimSpec, script: Script, ctx: Context, asm: _Assembly, *, durat
             "height_m": round(body.height_m, 3),
             "sensor_offset_m": [round(v, 4) for v in (
                 body.instep_offset_m if spec.placement == "instep" else body.ankle_offset_m)],
+            "heel_m": [round(float(v), 4) for v in body.heel],
+            "ball_m": [round(float(v), 4) for v in body.ball],
             "strap_hz": round(strap.natural_hz, 2),
             "strap_damping": round(strap.damping, 3),
             "stride_s": round(ctx.style.stride_s, 3),
