@@ -46,7 +46,7 @@ class Style:
             stride_m=speed * stride_s,
             toe_out_deg=float(rng.uniform(2.0, 12.0)),
             step_half_width_m=float(rng.uniform(0.07, 0.11)),
-            heel_strike_deg=float(rng.uniform(17.0, 28.0)),
+            heel_strike_deg=float(rng.uniform(19.0, 30.0)),
             push_off_deg=float(rng.uniform(56.0, 72.0)),
             tempo=float(rng.uniform(0.8, 1.25)),
             amplitude=float(rng.uniform(0.8, 1.2)),

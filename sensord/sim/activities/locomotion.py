@@ -187,7 +187,7 @@ def toe_walk_set(ctx: Context, state: State, bouts: int, rng: np.random.Generato
     for b in range(bouts):
         stride_s = float(rng.uniform(0.92, 1.1))
         stride_m = float(rng.uniform(0.8, 1.05))
-        dur = float(rng.uniform(*bout_s))
+        dur = float(rng.uniform(bout_s[0] + 0.6, bout_s[1]))
         lead_s = float(rng.uniform(1.6, 2.2))
         n = max(3, round((dur - lead_s - 1.2) / stride_s))
         strides = plan_level(ctx, cur, n, rng, stride_m=stride_m, stride_s=stride_s,
