@@ -86,14 +86,14 @@ def apply_layers(track: LegTrack, dt_s: float, rng: np.random.Generator, tremor_
     sway_noise = lowpass_noise(rng, n, dt_s, 0.7, dims=3) * np.array([0.7, 1.0, 0.5])
 
     tremor_vec = (tremor_noise + slow_tremor) * tremor[:, None]
-    q_foot = rot.mul(track.q_foot, rot.from_rotvec(tremor_vec))
-    q_shank = rot.mul(track.q_shank, rot.from_rotvec(0.25 * tremor_vec))
+    q_foot = rot.mul(track.q_foot, rot.from_small_rotvec(tremor_vec))
+    q_shank = rot.mul(track.q_shank, rot.from_small_rotvec(0.25 * tremor_vec))
 
     sway_vec = sway_noise * sway[:, None]
-    q_sway = rot.from_rotvec(sway_vec)
+    q_sway = rot.from_small_rotvec(sway_vec)
     p_ankle = pivot + rot.rotate(q_sway, track.p_ankle - pivot)
     q_shank = rot.mul(q_sway, q_shank)
-    q_foot = rot.mul(rot.from_rotvec(sway_vec * follows[:, None]), q_foot)
+    q_foot = rot.mul(rot.from_small_rotvec(sway_vec * follows[:, None]), q_foot)
     return LegTrack(p_ankle, q_shank, q_foot)
 
 

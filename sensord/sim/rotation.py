@@ -37,15 +37,12 @@ def mul(a: FloatArray, b: FloatArray) -> FloatArray:
     """Hamilton product ``a * b`` (apply ``b`` first, then ``a``)."""
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return np.stack(
-        (
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ),
-        axis=-1,
-    )
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
 
 
 def conj(q: FloatArray) -> FloatArray:
@@ -60,11 +57,29 @@ def normalize(q: FloatArray) -> FloatArray:
 def from_rotvec(v: FloatArray) -> FloatArray:
     """Rotation vector (axis times angle, rad) to quaternion; exact for any angle."""
     v = np.asarray(v, dtype=np.float64)
-    angle = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = np.sqrt(np.einsum("...i,...i->...", v, v))
     half = 0.5 * angle
-    # sin(half)/angle, with its limit 1/2 near zero
-    scale = np.where(angle > 1e-8, np.sin(half) / np.maximum(angle, _EPS), 0.5 - angle**2 / 48.0)
-    return np.concatenate((np.cos(half), v * scale), axis=-1)
+    out = np.empty((*v.shape[:-1], 4))
+    out[..., 0] = np.cos(half)
+    # sin(angle/2)/angle, with its limit 1/2 at zero
+    scale = np.divide(np.sin(half), angle, out=np.full_like(angle, 0.5), where=angle > 1e-12)
+    out[..., 1:] = v * scale[..., None]
+    return out
+
+
+def from_small_rotvec(v: FloatArray) -> FloatArray:
+    """A rotation of about ``v`` for small angles (below a few degrees), cheaply.
+
+    ``(1, v/2)`` normalised: a valid rotation whose angle differs from ``|v|`` by a relative
+    ``|v|^2/12``. The simulator adds tremor and sway with it; the IMU signals are then derived
+    from the resulting poses exactly, so the approximation never breaks consistency.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    out = np.empty((*v.shape[:-1], 4))
+    out[..., 0] = 1.0
+    out[..., 1:] = 0.5 * v
+    out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
+    return out
 
 
 def to_rotvec(q: FloatArray) -> FloatArray:
