@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 
-# ../shared/data beside the checkout (also found from a worktree nested deeper, e.g. wt/NAME)
-SHARED_DATA = next(
-    (p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
-     if (p / "shared" / "data").is_dir()),
-    Path(__file__).resolve().parents[2] / "shared" / "data",
-)
+
+def _find_shared_data() -> Path:
+    """../shared/data beside the checkout (searched upwards, so worktrees find it too)."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+SHARED_DATA = _find_shared_data()
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 1883
 

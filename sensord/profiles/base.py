@@ -66,6 +66,22 @@ class DecodedPacket:
 
 
 @dataclass(frozen=True, slots=True)
+class Quantisation:
+    """How exactly a profile carries samples, so tests and the link know what "equal" means.
+
+    ``*_step_*`` is the value of one count (or, for float formats, an upper bound of one unit in
+    the last place within full scale): a round trip through the emulator and the decoder is off by
+    at most one step (half a step for devices that round, a whole one for those that truncate).
+    ``*_full_scale_*`` is the magnitude up to which values pass unclipped.
+    """
+
+    acc_step_m_s2: float
+    gyro_step_rad_s: float
+    acc_full_scale_m_s2: float
+    gyro_full_scale_rad_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Notification:
     """Bytes the device sends on one characteristic (what the emulator produces)."""
 
@@ -80,7 +96,8 @@ class Decoder(ABC):
     @abstractmethod
     def decode(self, char_uuid: str, payload: bytes) -> DecodedPacket | None:
         """Decodes one notification. ``None`` when it carried no samples (a fragment awaiting
-        its second half, a command response). Raises ``DecodeError`` on malformed bytes."""
+        its second half, a command response). Raises ``DecodeError`` on malformed bytes, and
+        never any other exception, whatever the bytes."""
 
 
 class Emulator(ABC):
@@ -89,12 +106,27 @@ class Emulator(ABC):
 
     @abstractmethod
     def on_write(self, char_uuid: str, data: bytes) -> list[Notification]:
-        """Applies a write from the central; returns any response notifications."""
+        """Applies a write from the central; returns any response notifications.
+
+        Raises ``DecodeError`` when the real device would reject the write (wrong length, a value
+        out of range): the virtual wearable then answers with an ATT error instead."""
+
+    def on_disconnect(self) -> None:
+        """The central went away: devices that stop streaming then override this."""
+        return  # the default keeps state: not every device resets on disconnect
+
+    def read(self, char_uuid: str) -> bytes | None:
+        """The current value of a readable characteristic, when it depends on what the central
+        wrote (a configuration read back). ``None``: serve the GATT table's stored value."""
+        del char_uuid
+        return None
 
     @property
     @abstractmethod
     def streaming(self) -> bool:
-        """True once the central has started the stream (and not stopped it)."""
+        """True once the central has started the stream (and not stopped it). Devices that send
+        samples whenever notifications are enabled, with no start command (WitMotion, Thingy),
+        are always streaming: the subscription alone gates their notifications."""
 
     @property
     @abstractmethod
@@ -105,10 +137,18 @@ class Emulator(ABC):
     def samples_per_notification(self, mtu: int) -> int:
         """How many samples fit one notification at this ATT MTU."""
 
+    @property
+    def fixed_batch(self) -> bool:
+        """True when the device always sends ``samples_per_notification`` samples per packet
+        (Movesense): its decoder then expects that many, and ``encode`` should get exactly that
+        many (a shorter last block decodes one packet late)."""
+        return False
+
     @abstractmethod
     def encode(self, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> list[Notification]:
         """Packs consecutive samples (shape (n, 3) each, n <= samples_per_notification) into the
-        notification(s) the device would send, quantised as the device quantises."""
+        notification(s) the device would send, quantised as the device quantises. Devices that
+        split a packet by the MTU use the MTU last given to ``samples_per_notification``."""
 
 
 class Profile(ABC):
@@ -118,13 +158,21 @@ class Profile(ABC):
     title: ClassVar[str]
     #: The service a scan recognises the device by (advertised, or at least present).
     service_uuid: ClassVar[str]
-    #: Local-name prefixes that also identify the device in a scan.
+    #: Other service UUIDs whose presence in a scan identifies the device (some devices advertise
+    #: a different service than the one that carries the data).
+    scan_uuids: ClassVar[tuple[str, ...]] = ()
+    #: Local-name prefixes that also identify the device in a scan (compared case-insensitively).
     name_prefixes: ClassVar[tuple[str, ...]] = ()
     #: Characteristics the link subscribes to.
     notify_uuids: ClassVar[tuple[str, ...]]
     #: Sample rates the device supports, ascending; the link picks the nearest.
     rates_hz: ClassVar[tuple[float, ...]]
     default_rate_hz: ClassVar[float] = 100.0
+    #: Whether the real device has the standard Battery Service (0x180F). The virtual wearable
+    #: adds it for every profile; a link need not look for it when this is false.
+    has_battery_service: ClassVar[bool] = True
+    #: Whether the real device has the standard Device Information Service (0x180A).
+    has_device_information: ClassVar[bool] = True
 
     @abstractmethod
     def gatt(self) -> tuple[ServiceSpec, ...]:
@@ -145,6 +193,10 @@ class Profile(ABC):
     @abstractmethod
     def emulator(self) -> Emulator:
         """A fresh device-side emulator for one virtual wearable."""
+
+    def quantisation(self) -> Quantisation:
+        """The resolution and full scale samples have on the wire (see ``Quantisation``)."""
+        raise NotImplementedError(f"profile {self.id} does not state its quantisation")
 
     def nearest_rate(self, rate_hz: float) -> float:
         """The supported rate closest to ``rate_hz``."""
