@@ -305,7 +305,7 @@ def _push_deg(mode: GaitMode, push_off_deg: float, rng: np.random.Generator) -> 
     if mode == "walk":
         return push_off_deg * _u(rng, 0.94, 1.06)
     if mode == "toe":
-        return _u(rng, 22.0, 34.0)
+        return _u(rng, 26.0, 40.0)
     if mode == "up":
         return _u(rng, 42.0, 55.0)
     return _u(rng, 48.0, 62.0)
@@ -411,16 +411,24 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
         b.add("yaw", st.t_min, st.fp.yaw + 0.9 * st.twist)
         nxt = stances[k + 1]
         assert nxt.t_ic is not None
-        # swing: the pitch reverses and peaks in rate near mid-swing
         span = nxt.t_ic - st.t_min
-        t_pk = st.t_min + _u(rng, 0.42, 0.55) * span
-        frac = (t_pk - st.t_min) / span
-        rate_pk = _u(rng, 1.15, 1.35) * (nxt.pitch_ic - st.pitch_min) / span
-        b.add("pitch", t_pk, st.pitch_min + frac * (nxt.pitch_ic - st.pitch_min), rate_pk)
+        if mode == "toe":
+            # on tiptoe the ankle dorsiflexes in early swing for toe clearance while the shank
+            # swings forward (a fast toes-up turn), then plantarflexes again to land on the
+            # forefoot while the shank still swings: the foot's pitch levels off before contact
+            t_pk = st.t_min + _u(rng, 0.7, 0.8) * span
+            b.add("pitch", t_pk, nxt.pitch_ic + _u(rng, 0.0, 3.0) * _D, 0.0)
+        else:
+            # swing: the pitch reverses and peaks in rate near mid-swing
+            t_pk = st.t_min + _u(rng, 0.42, 0.55) * span
+            frac = (t_pk - st.t_min) / span
+            rate_pk = _u(rng, 1.15, 1.35) * (nxt.pitch_ic - st.pitch_min) / span
+            b.add("pitch", t_pk, st.pitch_min + frac * (nxt.pitch_ic - st.pitch_min), rate_pk)
         t_early = st.t_min + 0.22 * span
         b.add("roll", t_early, 0.85 * st.roll_push)
         b.add("yaw", t_early, 0.5 * (st.fp.yaw + nxt.fp.yaw) + 0.6 * st.twist)
-        b.add("roll", t_pk, 0.6 * st.roll_push)
+        t_mid = st.t_min + 0.47 * span
+        b.add("roll", t_mid, 0.6 * st.roll_push)
         b.add("roll", st.t_min + 0.78 * span, 0.05 * st.roll_push)
 
 
