@@ -10,6 +10,7 @@ Each stage draws from its own random stream, so the same seed gives the same ses
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from sensord.sim.state import (
     standing_pose,
 )
 from sensord.sim.truth import Mounting, Truth
+
+log = logging.getLogger(__name__)
 
 DEVICE_NAME: Final = "sensord-sim"
 INTERNAL_RATE_HZ: Final = 1000.0
@@ -257,6 +260,9 @@ def simulate(spec: SimSpec) -> Simulation:
     duration = float(ideal.t_s[-1]) if ideal.t_s.size else 0.0
     truth = _truth(spec, script, ctx, asm, duration_s=duration, axis=axis, angle=angle,
                    errors=errors, lost=lost, strap=strap)
+    log.debug("simulated %s (seed %d, %s %s, %g Hz): %.1f s, %d samples, %d lost, %d sets",
+              script.name, seed, spec.side, spec.placement, spec.rate_hz, duration, len(block),
+              lost.lost_samples, len(truth.sets))
     trace = Trace(ideal.t_s, ideal.acc_m_s2, ideal.gyro_rad_s, ideal.q_sensor, ideal.q_nominal,
                   ideal.q_foot, ideal.q_shank, ideal.p_sensor, ideal.p_ankle, keep)
     return Simulation(block, meta, truth, trace)
@@ -268,8 +274,14 @@ def _truth(spec: SimSpec, script: Script, ctx: Context, asm: _Assembly, *, durat
     matrix = rot.to_matrix(rot.from_axis_angle(axis, angle))
     loss_extra = {"packet_samples": lost.packet_samples, "packets": lost.packets,
                   "lost_packets": lost.lost_packets}
-    # order the sets in time and renumber their keys to indices
-    sets = sorted(asm.sets, key=lambda s: s.t_start)
+    # order the sets in time and renumber their keys to their indices in that order
+    ordered = sorted(asm.sets, key=lambda s: s.t_start)
+    index = {s.key: i for i, s in enumerate(ordered)}
+    sets = [SetRecord(s.exercise, s.t_start, s.t_end, s.reps, s.direction, index[s.key])
+            for s in ordered]
+    reps = [RepRecord(r.exercise, index[r.set_key], r.t_start, r.t_end, r.direction, r.hold_s,
+                      r.hold_start, r.hold_end, r.size_deg, r.steps, r.amplitude_deg)
+            for r in asm.reps]
     body = ctx.body
     extra: dict[str, Any] = {
         "loss": loss_extra,
@@ -298,6 +310,6 @@ def _truth(spec: SimSpec, script: Script, ctx: Context, asm: _Assembly, *, durat
             matrix=tuple((float(r[0]), float(r[1]), float(r[2])) for r in matrix)),
         sensor=None if errors is None else errors.to_json_dict(),
         loss_fraction=float(spec.loss), lost_samples=lost.lost_samples,
-        segments=tuple(asm.segments), sets=tuple(sets), reps=tuple(asm.reps),
+        segments=tuple(asm.segments), sets=tuple(sets), reps=tuple(reps),
         steps=tuple(asm.steps), extra=extra,
     )

@@ -100,6 +100,8 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class SegmentRecord:
+    """A stretch of one activity (seconds); ``extra`` holds activity-specific facts."""
+
     activity: str
     t_start: float
     t_end: float
@@ -110,6 +112,8 @@ class SegmentRecord:
 
 @dataclass(frozen=True, slots=True)
 class SetRecord:
+    """An exercise set (seconds). In a ``Truth``, ``key`` is the set's index in ``sets``."""
+
     exercise: str
     t_start: float
     t_end: float
@@ -120,6 +124,9 @@ class SetRecord:
 
 @dataclass(frozen=True, slots=True)
 class RepRecord:
+    """One rep (seconds; see docs/simulator.md). In a ``Truth``, ``set_key`` is the index of
+    its set in ``sets``."""
+
     exercise: str
     set_key: int
     t_start: float
@@ -135,6 +142,8 @@ class RepRecord:
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:
+    """An initial contact of the instrumented foot at ``t`` (seconds)."""
+
     t: float
     exercise: str
     activity: str

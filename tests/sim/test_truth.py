@@ -149,3 +149,11 @@ def test_circle_sizes_are_in_range(session: Simulation) -> None:
     sizes = [r.size_deg for r in session.truth.reps if r.exercise == "ankle_circle"]
     assert all(s is not None and 5.0 <= s <= 70.0 for s in sizes)
     assert 15.0 <= float(np.median([s for s in sizes if s is not None])) <= 55.0
+
+
+def test_rep_set_keys_are_indices_into_sets(session: Simulation) -> None:
+    truth = session.truth
+    assert [s.key for s in truth.sets] == list(range(len(truth.sets)))
+    for r in truth.reps:
+        assert truth.sets[r.set_key].exercise == r.exercise
+        assert truth.set_index(r) == r.set_key
