@@ -284,9 +284,11 @@ def _push_fractions(mode: GaitMode, rng: np.random.Generator) -> tuple[float, fl
         return _u(rng, 0.46, 0.52), _u(rng, 0.66, 0.70)
     if mode == "toe":
         return _u(rng, 0.36, 0.44), _u(rng, 0.62, 0.67)
+    # on stairs the foot keeps plantarflexing after toe-off (the heel rising over the step
+    # edge) and turns to the landing late and fast (gaitmap stairs recordings)
     if mode == "up":
-        return _u(rng, 0.46, 0.54), _u(rng, 0.66, 0.71)
-    return _u(rng, 0.34, 0.42), _u(rng, 0.58, 0.63)
+        return _u(rng, 0.50, 0.56), _u(rng, 0.72, 0.77)
+    return _u(rng, 0.40, 0.48), _u(rng, 0.70, 0.75)
 
 
 def _via(mode: GaitMode, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -422,7 +424,9 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
             # swing: the pitch reverses and peaks in rate near mid-swing
             t_pk = st.t_min + _u(rng, 0.42, 0.55) * span
             frac = (t_pk - st.t_min) / span
-            rate_pk = _u(rng, 1.15, 1.35) * (nxt.pitch_ic - st.pitch_min) / span
+            # (on stairs the swing turn is quicker and more peaked: gaitmap stairs recordings)
+            peaked = (1.15, 1.35) if mode == "walk" else (1.4, 1.7)
+            rate_pk = _u(rng, *peaked) * (nxt.pitch_ic - st.pitch_min) / span
             b.add("pitch", t_pk, st.pitch_min + frac * (nxt.pitch_ic - st.pitch_min), rate_pk)
         t_early = st.t_min + 0.22 * span
         b.add("roll", t_early, 0.85 * st.roll_push)
