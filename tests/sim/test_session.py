@@ -241,3 +241,25 @@ def test_stream_continues_the_clock_across_sessions() -> None:
     assert t.size == len(first.block) + len(second.block)
     np.testing.assert_array_equal(np.concatenate([b.acc_m_s2 for b in blocks])[:len(first.block)],
                                   first.block.acc_m_s2)
+
+
+TIMED = ("walk", "stand", "weight_shift", "sit", "fidget", "foot_tap", "leg_swing", "lie",
+         "rest", "other_leg")
+COUNTED = ("plantar_flexion", "ankle_circle", "toe_press", "toe_walk", "stairs_up",
+           "stairs_down")
+
+
+@pytest.mark.parametrize("activity", TIMED + COUNTED)
+def test_every_activity_runs_alone_even_tiny(activity: str) -> None:
+    """Each generator on its own, as short as allowed, on a left foot: no crash, a session
+    that starts at rest, and the counts asked for."""
+    seg = (Segment(activity, duration_s=0.5) if activity in TIMED
+           else Segment(activity, reps=1, params={"bout_min_s": 4.0, "bout_max_s": 5.0}))
+    sim = simulate(SimSpec(routine=Script("tiny", (seg,)), side="left", rate_hz=50.0, seed=5))
+    assert np.isfinite(sim.block.acc_m_s2).all()
+    assert np.isfinite(sim.block.gyro_rad_s).all()
+    if activity in ("plantar_flexion", "toe_press", "toe_walk"):
+        assert len(sim.truth.reps) == 1
+    if activity == "ankle_circle":
+        assert len(sim.truth.reps) == 2  # one each way
+    assert sim.truth.segments[-1].t_end == pytest.approx(sim.truth.duration_s, abs=0.05)

@@ -181,6 +181,8 @@ def fidget(ctx: Context, state: State, duration_s: float, rng: np.random.Generat
         elapsed += _seconds(ctx, pause) + _seconds(ctx, part)
     if not np.allclose(pose.p_ankle, home.p_ankle):
         parts.append(move_leg(ctx, pose, home, _u(rng, 0.6, 1.0), 0.01))
+    if not parts:  # too short to fidget: a moment of sitting
+        parts.append(_still(ctx, pose, max(duration_s, 0.1), rng))
     track = _levels(LegTrack.concat(parts), tremor=0.01 * D, sway=0.3 * ctx.style.sway_deg * D,
                     follows=0.0)
     chunk = Chunk(track, state.moved(track.last()))
