@@ -32,6 +32,10 @@ MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
 MAX_START_RATE_RAD_S: Final = 3.0
 #: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
 PLATEAU_LEN: Final = 21
+WRONG_WAY_DEG: Final = 3.0
+TURN_WINDOW: Final = 250
+#: Gaps up to this many samples (2 s) are bridged with unknown samples instead of a restart.
+MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start without settling
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.4
@@ -60,12 +64,28 @@ class Excursion:
     valid: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Back:
+    """The last excursion's return: the next rep may start before the foot settles home."""
+
+    end: int
+    home: float
+    roll: float
+    rotation: FloatArray
+    amplitude: float
+
+
 @dataclass(slots=True)
 class _Open:
     start: int  # first sample beyond start_deg
     baseline: float
     roll: float
     rotation: FloatArray  # the mounting estimate the whole excursion is measured through
+    opened: int = -1  # where the first (before any re-anchoring) excursion began
+
+    def __post_init__(self) -> None:
+        if self.opened < 0:
+            self.opened = self.start
 
 
 class ExcursionDetector:
@@ -73,8 +93,12 @@ class ExcursionDetector:
 
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
-        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 40.0,
+        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
+        direction: int = 0,
     ) -> None:
+        #: +1: only excursions that raise the pitch (toes up); -1: only lowering; 0: both. A
+        #: one-way detector cannot lock onto the held pose as its home and count the returns.
+        self.direction = direction
         self.start_deg = start_deg
         self.end_deg = end_deg
         self.end_fraction = end_fraction
@@ -85,11 +109,13 @@ class ExcursionDetector:
         self._rotations = RotationLog()
         self._scan = 0
         self._open: _Open | None = None
+        self._back: _Back | None = None
 
     def reset(self) -> None:
         self._history = History(keep=_KEEP)
         self._rotations.reset()
         self._open = None
+        self._back = None
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -110,7 +136,7 @@ class ExcursionDetector:
         if pitch.shape[0] < 5:
             return None
         recent = pitch[-5:]
-        if recent.max() - recent.min() > self.hold_tol_deg:
+        if np.isnan(recent).any() or recent.max() - recent.min() > self.hold_tol_deg:
             return None
         level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
@@ -120,10 +146,22 @@ class ExcursionDetector:
 
     def update(self, features: Features) -> list[Excursion]:
         h = self._history
-        if features.new_segment or h.k_end != features.k0:
-            h.reset(features.k0)
-            self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
-            self._open = None
+        if h.k_end != features.k0:
+            gap = features.k0 - h.k_end
+            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
+                # A short gap in the stream (lost packets): the foot is probably still where it
+                # was, so keep following the rep with the missing samples marked unknown (NaN)
+                # rather than dropping a rep that was nearly done.
+                h.append(
+                    h.k_end, pitch=np.full(gap, np.nan), up=np.full((gap, 3), np.nan),
+                    roll=np.full(gap, np.nan), tremor=np.full(gap, np.nan),
+                    valid=np.zeros(gap),
+                )
+            else:
+                h.reset(features.k0)
+                self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
+                self._open = None
+                self._back = None
         h.append(
             features.k0,
             pitch=features.pitch_deg,
@@ -146,9 +184,28 @@ class ExcursionDetector:
                     break
         keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
+        if self._back is not None:
+            keep_from = min(keep_from, self._back.end)
         h.trim(keep_from)
         self._rotations.forget_before(h.k_start)
         return found
+
+    def _turnaround(self, lo: int, hi: int) -> int | None:
+        """The first index in ``[lo, hi)`` where, coming back from the last rep, the foot turned
+        and set off on the next one before settling home (short rests between reps)."""
+        back = self._back
+        if back is None or self.direction == 0:
+            return None
+        stop = min(hi, back.end + TURN_WINDOW)
+        if stop <= lo:
+            return None
+        pitch = pitch_deg(self._history.get("up", back.end, stop), back.rotation)
+        into = self.direction * (pitch - back.home)  # how far into a rep, from home
+        closest = np.fmin.accumulate(into)
+        near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
+        turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
+        turned = turned[turned >= lo - back.end]
+        return back.end + int(turned[0]) if turned.size else None
 
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
@@ -156,37 +213,62 @@ class ExcursionDetector:
         while self._scan < h.k_end:
             lo = self._scan
             hi = min(h.k_end, lo + SPAN)
-            span = BASELINE_LAG + BASELINE_LEN
-            pitch = h.get("pitch", lo - span, hi)
-            windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-            # windows[i] is the baseline window of sample lo + i.
-            base = windows[: hi - lo]
-            top = base.max(axis=1)
-            bottom = base.min(axis=1)
-            current = pitch[span:]
-            # Only samples beyond their window's range can be far from its median; and a held
-            # exercise starts slowly (strides and taps swing far faster).
-            fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & (
-                (current > bottom + self.start_deg) | (current < top - self.start_deg))
-            for i in np.flatnonzero(maybe).tolist():
-                # A median, not a mean: order statistics are exact, so the level cannot depend
-                # on how many samples are evaluated at once.
-                level = float(np.partition(base[i], BASELINE_LEN // 2)[BASELINE_LEN // 2])
-                if abs(float(current[i]) - level) > self.start_deg:
-                    start = lo + i
-                    roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-                    rotation = self._rotations.at(start)
-                    # The baseline again, through the estimate the excursion is measured with.
-                    window = pitch_deg(
-                        h.get("up", start - span, start - span + BASELINE_LEN), rotation)
-                    middle = BASELINE_LEN // 2
-                    level = float(np.partition(window, middle)[middle])
-                    self._open = _Open(start, level, roll, rotation)
+            turn = self._turnaround(lo, hi)
+            if turn is not None:
+                hi = turn  # a steady-baseline start before it still wins
+            # Each sample is judged against its baseline window through one mounting estimate
+            # (the one in force at the sample), so a refined estimate is not a movement.
+            for a, b, rotation in self._rotations.segments(lo, hi):
+                start = self._steady_start(a, b, rotation)
+                if start is not None:
                     self._scan = start + 1
                     return True
+            if turn is not None:
+                back = self._back
+                assert back is not None
+                self._open = _Open(turn, back.home, back.roll, back.rotation)
+                self._back = None
+                self._scan = turn + 1
+                return True
+            if self._back is not None and hi >= self._back.end + TURN_WINDOW:
+                self._back = None
             self._scan = hi
         return False
+
+    def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
+        """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
+        h = self._history
+        span = BASELINE_LAG + BASELINE_LEN
+        pitch = pitch_deg(h.get("up", lo - span, hi), rotation)
+        if pitch.shape[0] < span + (hi - lo):
+            return None
+        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
+        # windows[i] is the baseline window of sample lo + i.
+        base = windows[: hi - lo]
+        top = base.max(axis=1)
+        bottom = base.min(axis=1)
+        current = pitch[span:]
+        # Only samples beyond their window's range can be far from its median; and a held
+        # exercise starts slowly (strides and taps swing far faster).
+        fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
+        rising = current > bottom + self.start_deg
+        falling = current < top - self.start_deg
+        beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
+            rising | falling)
+        maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
+        middle = BASELINE_LEN // 2
+        for i in np.flatnonzero(maybe).tolist():
+            # A median, not a mean: order statistics are exact, so the level cannot depend on
+            # how many samples are evaluated at once.
+            level = float(np.partition(base[i], middle)[middle])
+            away = float(current[i]) - level
+            if abs(away) > self.start_deg and away * self.direction >= 0:
+                start = lo + i
+                roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
+                self._open = _Open(start, level, roll, rotation)
+                self._back = None
+                return start
+        return None
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
@@ -196,11 +278,19 @@ class ExcursionDetector:
         pitch = self._pitch(start, h.k_end)
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
-        amplitude = np.maximum.accumulate(distance)
+        # Only movement the detector's way counts; going well past home the other way means
+        # this was not a rep (a posture change the other way): give it up there.
+        into = offset * self.direction if self.direction else distance
+        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
+        wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
         back[0] = False
         hit = np.flatnonzero(back)
+        if wrong_way.size and (not hit.size or wrong_way[0] < hit[0]):
+            self._open = None
+            self._scan = start + int(wrong_way[0])
+            return None, True
         limit = int(hit[0]) if hit.size else pitch.shape[0]
         if self._reanchor(pitch, limit):
             return None, True
@@ -208,15 +298,23 @@ class ExcursionDetector:
             end = start + int(hit[0])
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
             excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
+            self._back = None if excursion is None else _Back(
+                end, self._open.baseline, self._open.roll, self._open.rotation,
+                float(amplitude[hit[0]]))
             self._open = None
-            # The next baseline must lie wholly after this excursion (else the tail of the
-            # return would look like a new excursion away from the held level).
-            self._scan = end + BASELINE_LAG + BASELINE_LEN
+            self._scan = end + 1
             return excursion, True
-        if pitch.shape[0] >= self.max_samples:
-            # Never came back: a change of posture, not a rep. Look again from here.
+        if h.k_end - self._open.opened >= self.max_samples:
+            # Never came back: a change of posture, not a rep. Look again from where the new
+            # posture first held still (the samples are kept), so reps made from it count.
+            opened = self._open.opened
+            windows = np.lib.stride_tricks.sliding_window_view(
+                self._pitch(opened, h.k_end), PLATEAU_LEN)
+            steady = np.flatnonzero(
+                (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
             self._open = None
-            self._scan = start + self.max_samples
+            self._scan = opened + (
+                int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
@@ -259,7 +357,8 @@ class ExcursionDetector:
                     left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
                     if left.size:
                         start = self._open.start + previous_at + int(left[0])
-                        self._open = _Open(start, previous, self._open.roll, self._open.rotation)
+                        self._open = _Open(start, previous, self._open.roll, self._open.rotation,
+                                           self._open.opened)
                         return True
             previous = level
             previous_at = i + PLATEAU_LEN
@@ -271,7 +370,7 @@ class ExcursionDetector:
         baseline = self._open.baseline
         pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = int(np.argmax(np.abs(offset)))
+        peak = int(np.nanargmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
         plateau = median(pitch[deep])
@@ -279,7 +378,8 @@ class ExcursionDetector:
         # proportionate fraction of a 4 degree press.
         tolerance = min(
             self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
-        near = np.abs(pitch - plateau) <= tolerance
+        # Unknown samples (a short gap) inside the plateau count as held.
+        near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
@@ -306,6 +406,6 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=float(np.sqrt(np.mean(tremor))) if tremor.size else 0.0,
+            tremor_rad_s=float(np.sqrt(np.nanmean(tremor))) if np.isfinite(tremor).any() else 0.0,
             valid=valid,
         )

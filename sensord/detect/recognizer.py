@@ -28,6 +28,8 @@ IDLE_S: Final = {
 #: Candidates needed in a row to open a set, and the largest gap between them (seconds).
 OPEN_COUNT: Final = {"plantar_flexion": 2, "toe_press": 3, "ankle_circle": 2}
 OPEN_GAP_S: Final = {"plantar_flexion": 15.0, "toe_press": 12.0, "ankle_circle": 1.5}
+#: A hold exercise opens only on held reps (once open, a short hold still counts, flagged).
+OPEN_HOLD_S: Final = {"plantar_flexion": 1.0, "toe_press": 1.5}
 CIRCLE_MIN_SIZE_DEG: Final = 8.0
 CIRCLE_MIN_ASPECT: Final = 0.12
 PRESS_AMPLITUDE_RATIO: Final = 3.0
@@ -52,7 +54,8 @@ class Recognizer:
 
     routine: Routine
     _set: _Set | None = None
-    _pending: list[RepCandidate | Circle] = field(default_factory=list)
+    #: Consecutive candidates per exercise (circles per direction) not yet enough for a set.
+    _pending: dict[str, list[RepCandidate | Circle]] = field(default_factory=dict)
     _announced: str | None = None
     _walk_steps: int = 0
     _last_step: float | None = None
@@ -113,24 +116,34 @@ class Recognizer:
     # --- exercises -------------------------------------------------------------------------
 
     def _rep(self, candidate: RepCandidate) -> list[Event]:
+        exercise = candidate.exercise
         current = self._set
-        if current is not None and current.exercise == candidate.exercise:
-            self._pending = []
+        if current is not None and current.exercise == exercise:
+            self._pending.pop(exercise, None)
             return [self._count(candidate)]
-        same = [
-            c for c in self._pending
-            if isinstance(c, RepCandidate) and c.exercise == candidate.exercise
-            and candidate.t_start - c.t_end <= OPEN_GAP_S[candidate.exercise]
-        ]
-        if same and not self._consistent(same[-1], candidate):
-            same = []
-        self._pending = [*same, candidate]
-        if len(self._pending) < OPEN_COUNT[candidate.exercise]:
+        if (candidate.hold_s or 0.0) < OPEN_HOLD_S.get(exercise, 0.0):
+            self._pending.pop(exercise, None)  # not held: the run of held reps is broken
             return []
-        events = self._open(candidate.exercise, None, self._pending[0].t_start)
-        for pending in self._pending:
-            events.append(self._count(pending))
-        self._pending = []
+        same = [
+            c for c in self._pending.get(exercise, [])
+            if isinstance(c, RepCandidate)
+            and candidate.t_start - c.t_end <= OPEN_GAP_S[exercise]
+            and self._consistent(c, candidate)
+        ]
+        return self._offer(exercise, None, [*same, candidate])
+
+    def _offer(
+        self, key: str, direction: Literal["cw", "ccw"] | None,
+        run: list[RepCandidate | Circle],
+    ) -> list[Event]:
+        """Keeps ``run`` as the consecutive candidates of ``key``; opens a set when enough."""
+        exercise = "ankle_circle" if key.startswith("ankle_circle") else key
+        if len(run) < OPEN_COUNT[exercise]:
+            self._pending[key] = run
+            return []
+        self._pending = {}
+        events = self._open(exercise, direction, run[0].t_start)
+        events.extend(self._count(candidate) for candidate in run)
         return events
 
     @staticmethod
@@ -146,29 +159,22 @@ class Recognizer:
             circle.valid and circle.size_deg >= CIRCLE_MIN_SIZE_DEG
             and circle.aspect >= CIRCLE_MIN_ASPECT
         )
+        key = f"ankle_circle:{circle.direction}"
         current = self._set
         if current is not None and current.exercise == "ankle_circle":
             if not good:
                 return []
             if circle.direction == current.direction:
-                self._pending = []
+                self._pending.pop(key, None)
                 return [self._count(circle)]
         if not good:
-            self._pending = [c for c in self._pending if not isinstance(c, Circle)]
+            self._pending.pop(key, None)
             return []
-        self._pending = [
-            c for c in self._pending
-            if isinstance(c, Circle) and c.direction == circle.direction
-            and circle.t_start - c.t_end <= OPEN_GAP_S["ankle_circle"]
+        same = [
+            c for c in self._pending.get(key, [])
+            if circle.t_start - c.t_end <= OPEN_GAP_S["ankle_circle"]
         ]
-        self._pending.append(circle)
-        if len(self._pending) < OPEN_COUNT["ankle_circle"]:
-            return []
-        events = self._open("ankle_circle", circle.direction, self._pending[0].t_start)
-        for pending in self._pending:
-            events.append(self._count(pending))
-        self._pending = []
-        return events
+        return self._offer(key, circle.direction, [*same, circle])
 
     def _gait(self, news: GaitNews) -> list[Event]:
         events: list[Event] = []

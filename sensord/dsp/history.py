@@ -82,6 +82,16 @@ class RotationLog:
             current = matrix
         return current
 
+    def segments(self, lo: int, hi: int) -> list[tuple[int, int, FloatArray]]:
+        """``[a, b)`` stretches of ``[lo, hi)`` with the estimate in force over each."""
+        out: list[tuple[int, int, FloatArray]] = []
+        for n, (start, matrix) in enumerate(self._entries):
+            stop = self._entries[n + 1][0] if n + 1 < len(self._entries) else hi
+            a, b = max(lo, start if n else lo), min(hi, stop)
+            if b > a:
+                out.append((a, b, matrix))
+        return out
+
     def forget_before(self, index: int) -> None:
         """Drops estimates superseded before ``index`` (keeps the one in force there)."""
         while len(self._entries) > 1 and self._entries[1][0] <= index:

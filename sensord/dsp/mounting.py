@@ -41,6 +41,8 @@ NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
 }
 GAIT_WEIGHT: Final = 3.0
 MIN_CHANGE_DEG: Final = 1.0
+#: Another flat-pose cluster takes over only when this many times heavier than the current one.
+SWITCH_RATIO: Final = 2.0
 #: With the strap near nominal, a swing axis further than this from the prior's y is not trusted
 #: (rotations other than gait swings dominated it).
 MAX_AXIS_FROM_PRIOR_DEG: Final = 45.0
@@ -128,6 +130,7 @@ class MountingEstimator:
     prior: FloatArray = field(init=False)
     rotation: FloatArray = field(init=False)
     _clusters: list[_Cluster] = field(init=False, default_factory=list)
+    _current: _Cluster | None = field(init=False, default=None)
     _fast_cov: FloatArray = field(init=False)
     _fast_count: int = field(init=False, default=0)
     _fast_used: int = field(init=False, default=0)
@@ -171,8 +174,16 @@ class MountingEstimator:
                 break
         else:
             self._clusters.append(_Cluster(g * weight, weight))
+        # Hysteresis: switch to another cluster only when it clearly outweighs the one in use
+        # (each switch is a step in every angle the detectors see).
         best = max(self._clusters, key=lambda c: c.weight)
-        self._z = best.direction / np.linalg.norm(best.direction)
+        current = self._current
+        if current is None or (
+                best is not current and best.weight >= SWITCH_RATIO * current.weight):
+            self._current = best
+        chosen = self._current
+        assert chosen is not None
+        self._z = chosen.direction / np.linalg.norm(chosen.direction)
         return self._rebuild()
 
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
