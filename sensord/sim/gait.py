@@ -386,9 +386,9 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
         if mode == "toe" and st.t_ic is not None and st.t_ho - st.t_settle > 0.12:
             # balancing on the forefoot: the heel sinks and rises a little, the foot wobbles
             t_mid = 0.5 * (st.t_settle + st.t_ho)
-            b.add("pitch", t_mid, st.pitch_settle + _u(rng, 1.0, 4.0) * _D, None)
-            b.add("roll", t_mid, st.roll_settle + _u(rng, -3.0, 3.0) * _D, None)
-            b.add("yaw", t_mid, st.fp.yaw + _u(rng, -2.0, 2.0) * _D, None)
+            b.add("pitch", t_mid, st.pitch_settle + _u(rng, 0.5, 2.5) * _D, None)
+            b.add("roll", t_mid, st.roll_settle + _u(rng, -1.5, 1.5) * _D, None)
+            b.add("yaw", t_mid, st.fp.yaw + _u(rng, -1.0, 1.0) * _D, None)
         # heel-off, peak push, toe-off, end of push-off; the foot twists about its vertical
         # axis as the heel leaves the ground (toes outward), most of it at the end
         fall = st.t_min - st.t_fall
@@ -415,11 +415,12 @@ def _orientation_keys(b: _Builder, stances: list[_Stance], mode: GaitMode,
         assert nxt.t_ic is not None
         span = nxt.t_ic - st.t_min
         if mode == "toe":
-            # on tiptoe the ankle dorsiflexes in early swing for toe clearance while the shank
-            # swings forward (a fast toes-up turn), then plantarflexes again to land on the
-            # forefoot while the shank still swings: the foot's pitch levels off before contact
-            t_pk = st.t_min + _u(rng, 0.7, 0.8) * span
-            b.add("pitch", t_pk, nxt.pitch_ic + _u(rng, 0.0, 3.0) * _D, 0.0)
+            # on tiptoe the ankle dorsiflexes in swing for toe clearance while the shank swings
+            # forward (a quick toes-up turn), then plantarflexes again to land on the forefoot
+            # as the knee's extension, and with it the shank's swing, ends at contact: the
+            # foot's pitch levels off just before the landing
+            t_pk = st.t_min + _u(rng, 0.86, 0.94) * span
+            b.add("pitch", t_pk, nxt.pitch_ic + _u(rng, 0.0, 2.0) * _D, 0.0)
         else:
             # swing: the pitch reverses and peaks in rate near mid-swing
             t_pk = st.t_min + _u(rng, 0.42, 0.55) * span
