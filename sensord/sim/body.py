@@ -232,14 +232,6 @@ def mirror_track(track: LegTrack) -> LegTrack:
     )
 
 
-def mirror_points(p: FloatArray) -> FloatArray:
-    return np.asarray(p * _MIRROR_P, dtype=np.float64)
-
-
-def mirror_quats(q: FloatArray) -> FloatArray:
-    return np.asarray(q * _MIRROR_Q, dtype=np.float64)
-
-
 def ankle_angles(q_shank: FloatArray, q_foot: FloatArray) -> FloatArray:
     """The right ankle's (plantarflexion, inversion, adduction) (..., 3) in rad, the inverse of
     ``ankle_joint_quat``: ``Ry(pf) Rx(inv) Rz(add)`` decomposed."""

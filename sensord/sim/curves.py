@@ -111,11 +111,6 @@ def bump(s: FloatArray) -> FloatArray:
     return 64.0 * (s * (1.0 - s)) ** 3
 
 
-def smooth_step_between(t_s: FloatArray, t0: float, t1: float) -> FloatArray:
-    """Minimum-jerk ramp from 0 (before ``t0``) to 1 (after ``t1``)."""
-    return min_jerk((t_s - t0) / max(t1 - t0, 1e-9))
-
-
 def _shape_noise(rng: np.random.Generator, n: int, dt_s: float, *, band: tuple[float, float] | None,
                  corner_hz: float = 0.0, dims: int) -> FloatArray:
     """Gaussian noise (n, dims) shaped in the frequency domain: a Gaussian band (centre, width)

@@ -109,16 +109,6 @@ class Channels:
             return
         keys.append(Key(t_s, value, rate, acc))
 
-    def hold(self, name: str, t_s: float) -> None:
-        """Keeps the channel's last value until ``t_s``."""
-        keys = self._keys.get(name)
-        value = keys[-1].value if keys else 0.0
-        self.key(name, t_s, value)
-
-    def last(self, name: str, default: float = 0.0) -> float:
-        keys = self._keys.get(name)
-        return keys[-1].value if keys else default
-
     def eval(self, name: str, t_s: FloatArray, default: float = 0.0) -> FloatArray:
         keys = self._keys.get(name)
         if not keys:
@@ -150,7 +140,3 @@ def hold_interval(t_s: FloatArray, angle: FloatArray, *, rep: tuple[float, float
     outside_after = np.flatnonzero(~inside[mid:])
     hi = mid + (int(outside_after[0]) - 1 if outside_after.size else ts.size - 1 - mid)
     return float(ts[lo]), float(ts[hi])
-
-
-def level_array(n: int, value: float) -> FloatArray:
-    return np.full(n, value)

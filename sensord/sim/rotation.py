@@ -50,10 +50,6 @@ def conj(q: FloatArray) -> FloatArray:
     return np.asarray(q * np.array([1.0, -1.0, -1.0, -1.0]), dtype=np.float64)
 
 
-def normalize(q: FloatArray) -> FloatArray:
-    return np.asarray(q / np.linalg.norm(q, axis=-1, keepdims=True), dtype=np.float64)
-
-
 def from_rotvec(v: FloatArray) -> FloatArray:
     """Rotation vector (axis times angle, rad) to quaternion; exact for any angle."""
     v = np.asarray(v, dtype=np.float64)

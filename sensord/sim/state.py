@@ -10,7 +10,6 @@ from typing import Literal
 import numpy as np
 
 from sensord.model import FloatArray, Side
-from sensord.sim import rotation as rot
 from sensord.sim.body import Body, Joints, LegPose, LegTrack, foot_quat, shank_quat
 
 Posture = Literal["standing", "seated", "lying"]
@@ -174,9 +173,3 @@ def standing_pose(ctx: Context, xy: tuple[float, float], heading: float, floor_z
     q_shank = shank_quat(heading - 0.5 * np.radians(ctx.style.toe_out_deg),
                          np.radians(lean_fwd_deg), np.radians(lean_lat_deg))
     return LegPose(p, q_shank, q_foot)
-
-
-def heading_of(q_foot: FloatArray) -> float:
-    """The compass direction the toes point (rad)."""
-    x_axis = rot.rotate(q_foot, np.array([1.0, 0.0, 0.0]))
-    return float(np.arctan2(x_axis[1], x_axis[0]))
