@@ -27,7 +27,7 @@ BASELINE_STEADY_DEG: Final = 1.5  # the baseline window's pitch range must stay 
 _KEEP: Final = 3000  # 60 s: the longest excursion we follow
 #: Searches look this far ahead at a time, so batch work stays linear in the samples.
 SPAN: Final = 500
-HOLD_TOL_FRACTION: Final = 0.1
+HOLD_TOL_FRACTION: Final = 0.25
 MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
 MAX_START_RATE_RAD_S: Final = 3.0
 #: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
@@ -38,7 +38,7 @@ TURN_WINDOW: Final = 250
 MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start without settling
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
-HOLD_TOL_MIN_DEG: Final = 0.4
+HOLD_TOL_MIN_DEG: Final = 0.8
 
 
 @dataclass(frozen=True, slots=True)

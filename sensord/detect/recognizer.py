@@ -27,9 +27,10 @@ IDLE_S: Final = {
 }
 #: Candidates needed in a row to open a set, and the largest gap between them (seconds).
 OPEN_COUNT: Final = {"plantar_flexion": 2, "toe_press": 3, "ankle_circle": 2}
-OPEN_GAP_S: Final = {"plantar_flexion": 15.0, "toe_press": 12.0, "ankle_circle": 1.5}
+OPEN_GAP_S: Final = {"plantar_flexion": 15.0, "toe_press": 15.0, "ankle_circle": 1.5}
 #: A hold exercise opens only on held reps (once open, a short hold still counts, flagged).
 OPEN_HOLD_S: Final = {"plantar_flexion": 1.0, "toe_press": 1.5}
+MAX_PENDING: Final = 6
 CIRCLE_MIN_SIZE_DEG: Final = 8.0
 CIRCLE_MIN_ASPECT: Final = 0.12
 PRESS_AMPLITUDE_RATIO: Final = 3.0
@@ -121,16 +122,8 @@ class Recognizer:
         if current is not None and current.exercise == exercise:
             self._pending.pop(exercise, None)
             return [self._count(candidate)]
-        if (candidate.hold_s or 0.0) < OPEN_HOLD_S.get(exercise, 0.0):
-            self._pending.pop(exercise, None)  # not held: the run of held reps is broken
-            return []
-        same = [
-            c for c in self._pending.get(exercise, [])
-            if isinstance(c, RepCandidate)
-            and candidate.t_start - c.t_end <= OPEN_GAP_S[exercise]
-            and self._consistent(c, candidate)
-        ]
-        return self._offer(exercise, None, [*same, candidate])
+        run = [*self._pending.get(exercise, []), candidate]
+        return self._offer(exercise, None, self._chain(run, OPEN_GAP_S[exercise]))
 
     def _offer(
         self, key: str, direction: Literal["cw", "ccw"] | None,
@@ -138,13 +131,32 @@ class Recognizer:
     ) -> list[Event]:
         """Keeps ``run`` as the consecutive candidates of ``key``; opens a set when enough."""
         exercise = "ankle_circle" if key.startswith("ankle_circle") else key
-        if len(run) < OPEN_COUNT[exercise]:
-            self._pending[key] = run
+        # Only held reps open a hold exercise; unheld ones in the same run are counted with them.
+        needed = OPEN_HOLD_S.get(exercise, 0.0)
+        convincing = [
+            c for c in run if not isinstance(c, RepCandidate) or (c.hold_s or 0.0) >= needed]
+        if len(convincing) < OPEN_COUNT[exercise]:
+            self._pending[key] = run[-MAX_PENDING:]
             return []
         self._pending = {}
         events = self._open(exercise, direction, run[0].t_start)
         events.extend(self._count(candidate) for candidate in run)
         return events
+
+    def _chain(
+        self, run: list[RepCandidate | Circle], gap_s: float
+    ) -> list[RepCandidate | Circle]:
+        """The tail of ``run`` whose neighbours are at most ``gap_s`` apart and alike."""
+        start = len(run) - 1
+        while start > 0:
+            before, after = run[start - 1], run[start]
+            if after.t_start - before.t_end > gap_s:
+                break
+            if isinstance(before, RepCandidate) and isinstance(after, RepCandidate) and not (
+                    self._consistent(before, after)):
+                break
+            start -= 1
+        return run[start:]
 
     @staticmethod
     def _consistent(a: RepCandidate, b: RepCandidate) -> bool:
@@ -170,11 +182,8 @@ class Recognizer:
         if not good:
             self._pending.pop(key, None)
             return []
-        same = [
-            c for c in self._pending.get(key, [])
-            if circle.t_start - c.t_end <= OPEN_GAP_S["ankle_circle"]
-        ]
-        return self._offer(key, circle.direction, [*same, circle])
+        run = [*self._pending.get(key, []), circle]
+        return self._offer(key, circle.direction, self._chain(run, OPEN_GAP_S["ankle_circle"]))
 
     def _gait(self, news: GaitNews) -> list[Event]:
         events: list[Event] = []

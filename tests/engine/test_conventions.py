@@ -110,5 +110,6 @@ def test_toe_presses_on_a_ball() -> None:
     events = analyze(imu_from_orientation(orientation, seconds))
     reps = [e for e in events if e.type == "rep"]
     assert [e.exercise for e in reps] == ["toe_press"] * 10
-    # The cosine ramps spend a while within the plateau tolerance: a few tenths over 5 s.
-    assert float(np.median([abs((e.hold_s or 0) - 5.0) for e in reps])) <= 0.4
+    # The cosine ramps spend a while within the plateau tolerance (a quarter of a 4 degree
+    # press): about half a second over 5 s with these ramps, a few hundredths on the simulator.
+    assert float(np.median([abs((e.hold_s or 0) - 5.0) for e in reps])) <= 0.6
