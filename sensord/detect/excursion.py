@@ -184,7 +184,7 @@ class ExcursionDetector:
                     found.append(excursion)
                 if not progressed:
                     break
-        keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
+        keep_from = self._open.opened - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
         if self._back is not None:
             keep_from = min(keep_from, self._back.end)
@@ -290,47 +290,52 @@ class ExcursionDetector:
         back[0] = False
         hit = np.flatnonzero(back)
         too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
-        if too_far.size and (not hit.size or too_far[0] < hit[0]) and (
-                not wrong_way.size or too_far[0] < wrong_way[0]):
-            self._open = None
-            self._scan = start + max(1, int(too_far[0]))
+        # Dropped back below the start threshold without reaching the minimum amplitude.
+        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
+        small[0] = False
+        quit_at = np.flatnonzero(small)
+        timeout = self._open.opened + self.max_samples - start
+        # Whatever happens first decides, judged only on samples up to that moment, so the
+        # outcome does not depend on how many samples had arrived when this ran.
+        events = [
+            (int(index[0]), order) for order, index in enumerate((hit, too_far, wrong_way, quit_at))
+            if index.size
+        ]
+        if pitch.shape[0] > timeout:
+            events.append((timeout, 4))
+        at, kind = min(events) if events else (pitch.shape[0], -1)
+        if self._reanchor(pitch, at):
             return None, True
-        if wrong_way.size and (not hit.size or wrong_way[0] < hit[0]):
-            self._open = None
-            self._scan = start + max(1, int(wrong_way[0]))
-            return None, True
-        limit = int(hit[0]) if hit.size else pitch.shape[0]
-        if self._reanchor(pitch, limit):
-            return None, True
-        if hit.size and hit[0] < self.max_samples:
-            end = start + int(hit[0])
+        if kind == 0:
+            end = start + at
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
             excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
             self._back = None if excursion is None else _Back(
                 end, self._open.baseline, self._open.roll, self._open.rotation,
-                float(amplitude[hit[0]]))
+                float(amplitude[at]))
             self._open = None
             self._scan = end + 1
             return excursion, True
-        if h.k_end - self._open.opened >= self.max_samples:
+        if kind in (1, 2):
+            # Beyond the exercise's range, or well past home the other way: not a rep.
+            self._open = None
+            self._scan = start + max(1, at)
+            return None, True
+        if kind == 3:
+            self._open = None
+            self._scan = start + at + 1
+            return None, True
+        if kind == 4:
             # Never came back: a change of posture, not a rep. Look again from where the new
             # posture first held still (the samples are kept), so reps made from it count.
             opened = self._open.opened
             windows = np.lib.stride_tricks.sliding_window_view(
-                self._pitch(opened, h.k_end), PLATEAU_LEN)
+                self._pitch(opened, opened + self.max_samples), PLATEAU_LEN)
             steady = np.flatnonzero(
                 (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
             self._open = None
             self._scan = opened + (
                 int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
-            return None, True
-        # Dropped back below the start threshold without reaching the minimum amplitude.
-        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
-        small[0] = False
-        quit_at = np.flatnonzero(small)
-        if quit_at.size:
-            self._open = None
-            self._scan = start + int(quit_at[0]) + 1
             return None, True
         return None, False
 

@@ -29,7 +29,7 @@ SWING_ON_RAD_S: Final = 0.8
 SWING_PEAK_RAD_S: Final = 1.8
 MIN_LOBE: Final = 3
 MAX_LOBE: Final = 100  # 2 s: a longer "swing" is not a step
-STUCK_SAMPLES: Final = 3000  # a "swing" running for a minute is a sensor fault
+LOOK_BACK: Final = MAX_LOBE + 50  # swings are sought this far before the decided point
 #: Contact follows the lobe within this many samples.
 CONTACT_SEARCH: Final = 15
 #: Stance: |gyro| below STANCE_RAD_S for STANCE_MIN samples within STANCE_SEARCH after contact.
@@ -50,6 +50,8 @@ MAX_TIPTOE_CLIMB_M: Final = 0.15
 REST_SEARCH: Final = 25  # the stance's stillest sample is looked for in 0.5 s after contact
 MAX_STRIDE_SAMPLES: Final = 125  # 2.5 s: a longer gap is not one stride
 MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
+#: A landing is decided once the other cue of the same landing would have been decided too.
+PARTNER_HORIZON: Final = MIN_STRIDE + CONTACT_SEARCH + DECIDE_AFTER
 #: A forefoot landing: a swing faster than FAST_SWING (any axis) slowing below REST_SPEED.
 FAST_SWING_RAD_S: Final = 2.5
 REST_SPEED_RAD_S: Final = 1.2
@@ -65,7 +67,7 @@ class GaitDetector:
 
     def __init__(self) -> None:
         self._history = History(keep=200)
-        self._scan_from = 0
+        self._decided = 0
         self._rotations = RotationLog()
         # The stillest sample of the last stride's stance (absolute), where the next stride's
         # strapdown integration starts.
@@ -74,7 +76,7 @@ class GaitDetector:
 
     def reset(self) -> None:
         self._history = History(keep=200)
-        self._scan_from = 0
+        self._decided = 0
         self._rotations.reset()
         self._last_rest = None
         self._last_contact = None
@@ -82,7 +84,7 @@ class GaitDetector:
     def update(self, features: Features) -> list[Stride]:
         if features.new_segment or self._history.k_end != features.k0:
             self._history.reset(features.k0)
-            self._scan_from = features.k0
+            self._decided = features.k0
         gyro = features.gyro_rad_s
         self._history.append(
             features.k0,
@@ -96,7 +98,8 @@ class GaitDetector:
         )
         self._rotations.extend(features.rotations)
         strides = self._scan()
-        keep = min(self._scan_from, self._history.k_end - 100)
+        # Keep a margin before the scan point: impacts are sought a few samples before contact.
+        keep = min(self._decided - LOOK_BACK - 2 * IMPACT_SEARCH, self._history.k_end - 100)
         if self._last_rest is not None:
             keep = min(keep, self._last_rest)
         self._history.trim(keep)
@@ -104,16 +107,21 @@ class GaitDetector:
         return strides
 
     def _scan(self) -> list[Stride]:
-        """Decides every swing that has DECIDE_AFTER samples after it, all at once.
+        """Decides every landing that has DECIDE_AFTER samples after its swing, all at once.
 
         Two contact cues, merged: the medio-lateral rate's upward zero crossing after its swing
         lobe (a heel strike: the foot stops pitching up), and the moment a fast swing comes to
         rest (a forefoot landing, where the sagittal lobe can be weak). A swing split by a brief
-        slowdown shares one contact; contacts closer than MIN_STRIDE are one landing. Every
-        choice depends only on the samples, so the result does not depend on how they arrived.
+        slowdown shares one contact; contacts closer than MIN_STRIDE are one landing.
+
+        ``_decided`` is the absolute index before which every contact has been decided. Swings
+        are found over a window reaching LOOK_BACK before it, so a swing is always seen whole
+        (a run touching the window's first sample is one too long to matter, or one cut by a
+        break in the stream, the same in any case): every choice depends only on the samples,
+        not on how they arrived.
         """
         h = self._history
-        lo = self._scan_from
+        lo = max(h.k_start, self._decided - LOOK_BACK)
         n = h.k_end - lo
         if n < DECIDE_AFTER + MIN_LOBE:
             return []
@@ -121,33 +129,43 @@ class GaitDetector:
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = np.flatnonzero(low[:-2] & low[1:-1] & low[2:])
-        lobe, lobe_wait = self._lobe_contacts(ml, speed, n)
-        rest, rest_wait = self._rest_contacts(speed, n)
-        wait = min(lobe_wait, rest_wait)
-        candidates = sorted([*lobe, *rest], key=lambda c: c[0])
+        lobe, _ = self._lobe_contacts(ml, speed, n)
+        rest, _ = self._rest_contacts(speed, n)
+        first_new = self._decided - lo
+        # One candidate per contact sample (the zero crossing first), in time order.
+        by_contact: dict[int, tuple[int, int, int, str]] = {}
+        for c in sorted((*lobe, *rest), key=lambda c: (c[0], c[3] != "lobe", c[1])):
+            if c[0] >= first_new:
+                by_contact.setdefault(c[0], c)
+        candidates = [by_contact[i] for i in sorted(by_contact)]
         strides: list[Stride] = []
         used = -1
-        resume = wait  # where the next scan must start (an undecided swing or contact)
+        # Everything before ``decided`` is final: processed, or consumed as a partner.
+        consumed = first_new
+        decided = max(first_new, n - PARTNER_HORIZON)
         for n_cand, candidate in enumerate(candidates):
             if n_cand <= used:
                 continue
             i, swing_start, own_horizon, cue = candidate
-            if wait < n and i + MIN_STRIDE > wait:
-                # An undecided swing could still be this landing's other cue: wait for it.
-                resume = min(resume, swing_start)
+            if i + PARTNER_HORIZON > n:
+                # A swing not yet decided (or not yet begun) could still be this landing's
+                # other cue: wait until any such partner would be known. (Contacts before
+                # n - PARTNER_HORIZON are all listed by now; later ones may not be yet.)
+                decided = max(consumed, min(i, n - PARTNER_HORIZON))
                 break
+            if self._last_contact is not None and lo + i - self._last_contact < MIN_STRIDE:
+                continue  # the landing's own aftershock, not another stride
             horizon = own_horizon
             # The other cue of the same landing, if it follows within a stride.
-            partner = None
             if n_cand + 1 < len(candidates) and candidates[n_cand + 1][0] - i < MIN_STRIDE:
                 partner = candidates[n_cand + 1]
                 used = n_cand + 1
+                consumed = max(consumed, partner[0] + 1)
+                decided = max(decided, consumed)
                 horizon = max(horizon, partner[2])
                 if partner[3] == "lobe" and cue != "lobe":
                     # The zero crossing is the sharper anchor of the two.
                     i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
-            if self._last_contact is not None and lo + i - self._last_contact < MIN_STRIDE:
-                continue  # the landing's own aftershock, not another stride
             k = int(np.searchsorted(calm_runs, i))
             if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
@@ -162,10 +180,7 @@ class GaitDetector:
                 stride = replace(stride, t_land=round(self._impact_time(lo, i, cue), 4))
             strides.append(stride)
             self._last_contact = lo + i
-        next_scan = lo + max(0, n - DECIDE_AFTER) if resume >= n else lo + resume
-        if next_scan - lo > STUCK_SAMPLES:
-            next_scan = h.k_end - DECIDE_AFTER  # a sensor fault, not a swing: give up on it
-        self._scan_from = max(next_scan, self._scan_from)
+        self._decided = max(self._decided, lo + decided)
         return strides
 
     def _lobe_contacts(
@@ -187,6 +202,8 @@ class GaitDetector:
                 last += 1
             first_start, last_end, j = int(starts[group]), int(ends[last]), int(at[group])
             group = last + 1
+            if first_start == 0 or last_end - first_start > MAX_LOBE:
+                continue  # cut by the window (or too long to be a swing): not a step
             if j >= crossings.size or last_end + DECIDE_AFTER > n:
                 return out, first_start  # not decidable yet: come back for it
             if crossings[j] > last_end - 1 + CONTACT_SEARCH:
@@ -212,9 +229,11 @@ class GaitDetector:
         slow = np.flatnonzero(below[:-2] & below[1:-1] & below[2:])
         out: list[tuple[int, int, int, str]] = []
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if start == 0 or end - start > MAX_LOBE:
+                continue  # cut by the window (or too long to be a swing): not a step
             if end + DECIDE_AFTER > n:
                 return out, start
-            if not MIN_LOBE <= end - start <= MAX_LOBE:
+            if end - start < MIN_LOBE:
                 continue
             k = int(np.searchsorted(slow, end))
             if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
@@ -288,7 +307,8 @@ class GaitDetector:
         return Stride(
             t_land=round(t_land, 4),
             t_swing_start=(lo + lobe_start) * GRID_DT_S,
-            t_known=(lo + horizon - 1) * GRID_DT_S,
+            # Decided once the partner horizon has passed (see _scan): that is when it is known.
+            t_known=(lo + i + PARTNER_HORIZON - 1) * GRID_DT_S,
             kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,

@@ -20,6 +20,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from sensord.dsp.history import rotate
 from sensord.dsp.mounting import MountingEstimator
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ, GridChunk
 from sensord.dsp.windows import RunningSums
@@ -277,10 +278,10 @@ class FrontEnd:
         gyro_lp_corrected = gyro_lp - bias
         bounds = [start - first for start, _ in rotations] + [n]
         for (_, matrix), a, b in zip(rotations, bounds[:-1], bounds[1:], strict=True):
-            up[a:b] = up_sensor[a:b] @ matrix.T
-            gyro[a:b] = gyro_raw[a:b] @ matrix.T
-            gyro_lp_seg[a:b] = gyro_lp_corrected[a:b] @ matrix.T
-            acc_seg[a:b] = raw[a:b, _ACC] @ matrix.T
+            up[a:b] = rotate(up_sensor[a:b], matrix)
+            gyro[a:b] = rotate(gyro_raw[a:b], matrix)
+            gyro_lp_seg[a:b] = rotate(gyro_lp_corrected[a:b], matrix)
+            acc_seg[a:b] = rotate(raw[a:b, _ACC], matrix)
         acc_raw = raw[:, _ACC]
         features = Features(
             k0=first,

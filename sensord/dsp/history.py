@@ -98,10 +98,26 @@ class RotationLog:
             self._entries.pop(0)
 
 
+def rotate(vectors: FloatArray, rotation: FloatArray) -> FloatArray:
+    """``vectors @ rotation.T`` for (n, 3) arrays, computed element by element.
+
+    A matrix product may sum in a different order for a different number of rows (BLAS picks
+    kernels by size), which would make results depend on how samples were split into blocks.
+    """
+    result: FloatArray = (
+        vectors[:, 0:1] * rotation[:, 0] + vectors[:, 1:2] * rotation[:, 1]
+        + vectors[:, 2:3] * rotation[:, 2]
+    )
+    return result
+
+
 def pitch_deg(up_sensor: FloatArray, rotation: FloatArray) -> FloatArray:
     """Segment pitch (toes up positive) of sensor-frame up vectors (n, 3) through ``rotation``."""
-    up = up_sensor @ rotation.T
-    result: FloatArray = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
+    x = up_sensor[:, 0] * rotation[0, 0] + up_sensor[:, 1] * rotation[0, 1] + (
+        up_sensor[:, 2] * rotation[0, 2])
+    z = up_sensor[:, 0] * rotation[2, 0] + up_sensor[:, 1] * rotation[2, 1] + (
+        up_sensor[:, 2] * rotation[2, 2])
+    result: FloatArray = np.degrees(np.arctan2(x, z))
     return result
 
 

@@ -209,7 +209,9 @@ class MountingEstimator:
         """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
         if self._axis is None or abs(float(np.dot(self._axis, self.prior[1]))) >= 0.5:
             return
-        rate = gyro_rad_s @ self._axis
+        # Element by element (not a matrix product): bit-identical for any block sizes.
+        rate = (gyro_rad_s[:, 0] * self._axis[0] + gyro_rad_s[:, 1] * self._axis[1]
+                + gyro_rad_s[:, 2] * self._axis[2])
         self._lobes_pos.update(rate)
         self._lobes_neg.update(-rate)
 

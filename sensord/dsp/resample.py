@@ -199,7 +199,10 @@ class Resampler:
         edges: FloatArray, tt: FloatArray, vv: FloatArray, dt: FloatArray, cum: FloatArray
     ) -> FloatArray:
         """The running integral at ``edges`` (all inside ``[tt[0], tt[-1]]``), shape (6, m)."""
-        idx = np.searchsorted(tt, edges, side="right") - 1
+        # The interval (tt[i], tt[i + 1]] holding each edge: an edge exactly on a sample is
+        # the end of the interval before it, whether or not a later sample has arrived yet, so
+        # the same arithmetic runs in one big block and in many small ones.
+        idx = np.searchsorted(tt, edges, side="left") - 1
         idx = np.minimum(np.maximum(idx, 0), tt.shape[0] - 2)
         h = edges - tt[idx]
         frac = h / dt[idx]
