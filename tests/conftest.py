@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+def _find_shared_data() -> Path:
+    """../shared/data beside the checkout (searched upwards, so worktrees find it too)."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+SHARED_DATA = _find_shared_data()
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 1883
 

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from sensord import __version__
 from sensord.errors import SensordError
+from sensord.logfilter import RepeatFilter
 
 _DEBUG_FLAG: Final = "--debug"
 _LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -69,10 +70,14 @@ class _JournalFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure_logging(level: str = "info", levels: dict[str, str] | None = None) -> None:
+def configure_logging(
+    level: str = "info", levels: dict[str, str] | None = None, *,
+    repeat_window_s: float = 60.0, repeat_burst: int = 3,
+) -> None:
     """Sets up stderr logging: a default level plus per-subsystem levels (``{"ble": "debug"}``).
 
     Under systemd (``JOURNAL_STREAM`` set) lines carry a syslog priority and no timestamp.
+    Repeated warnings and errors are rate-limited (sensord.logfilter.RepeatFilter).
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -82,6 +87,7 @@ def configure_logging(level: str = "info", levels: dict[str, str] | None = None)
         handler.setFormatter(_JournalFormatter(_JOURNAL_FORMAT))
     else:
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.addFilter(RepeatFilter(repeat_window_s, repeat_burst))
     root.addHandler(handler)
     root.setLevel(_level(level))
     for name, sub_level in (levels or {}).items():

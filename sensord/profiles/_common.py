@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.model import FloatArray
 
@@ -61,7 +62,7 @@ def xyz(name: str, values: FloatArray) -> FloatArray:
     return arr
 
 
-def quantise_i16(values: FloatArray, lsb: float) -> np.ndarray:
+def quantise_i16(values: FloatArray, lsb: float) -> NDArray[np.int16]:
     """Physical values -> int16 counts at ``lsb`` units per count, saturating like a real IMU."""
     counts = np.rint(values / lsb)
     return np.clip(counts, -32768, 32767).astype("<i2")

@@ -71,7 +71,8 @@ class Quantisation:
 
     ``*_step_*`` is the value of one count (or, for float formats, an upper bound of one unit in
     the last place within full scale): a round trip through the emulator and the decoder is off by
-    at most half a step. ``*_full_scale_*`` is the magnitude beyond which the device saturates.
+    at most one step (half a step for devices that round, a whole one for those that truncate).
+    ``*_full_scale_*`` is the magnitude up to which values pass unclipped.
     """
 
     acc_step_m_s2: float
@@ -123,7 +124,9 @@ class Emulator(ABC):
     @property
     @abstractmethod
     def streaming(self) -> bool:
-        """True once the central has started the stream (and not stopped it)."""
+        """True once the central has started the stream (and not stopped it). Devices that send
+        samples whenever notifications are enabled, with no start command (WitMotion, Thingy),
+        are always streaming: the subscription alone gates their notifications."""
 
     @property
     @abstractmethod
@@ -134,10 +137,18 @@ class Emulator(ABC):
     def samples_per_notification(self, mtu: int) -> int:
         """How many samples fit one notification at this ATT MTU."""
 
+    @property
+    def fixed_batch(self) -> bool:
+        """True when the device always sends ``samples_per_notification`` samples per packet
+        (Movesense): its decoder then expects that many, and ``encode`` should get exactly that
+        many (a shorter last block decodes one packet late)."""
+        return False
+
     @abstractmethod
     def encode(self, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> list[Notification]:
         """Packs consecutive samples (shape (n, 3) each, n <= samples_per_notification) into the
-        notification(s) the device would send, quantised as the device quantises."""
+        notification(s) the device would send, quantised as the device quantises. Devices that
+        split a packet by the MTU use the MTU last given to ``samples_per_notification``."""
 
 
 class Profile(ABC):
@@ -147,7 +158,10 @@ class Profile(ABC):
     title: ClassVar[str]
     #: The service a scan recognises the device by (advertised, or at least present).
     service_uuid: ClassVar[str]
-    #: Local-name prefixes that also identify the device in a scan.
+    #: Other service UUIDs whose presence in a scan identifies the device (some devices advertise
+    #: a different service than the one that carries the data).
+    scan_uuids: ClassVar[tuple[str, ...]] = ()
+    #: Local-name prefixes that also identify the device in a scan (compared case-insensitively).
     name_prefixes: ClassVar[tuple[str, ...]] = ()
     #: Characteristics the link subscribes to.
     notify_uuids: ClassVar[tuple[str, ...]]

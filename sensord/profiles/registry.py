@@ -1,8 +1,8 @@
 """Every known profile by id, and recognising a wearable's profile from what a scan sees.
 
 ``recognise`` is what ``profile = "auto"`` and ``sensord scan`` use: a scan gives the advertised
-local name and service UUIDs (either may be missing), and the first profile whose service UUID is
-advertised wins, else the first whose name prefix matches.
+local name and service UUIDs (either may be missing), and the first profile whose service UUID
+(or one of its ``scan_uuids``) is advertised wins, else the first whose name prefix matches.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from typing import Final
 
 from sensord.errors import InputError
 from sensord.profiles.base import Profile
+from sensord.profiles.movesense import MovesenseProfile
 from sensord.profiles.sensord_gatt import SensordProfile
+from sensord.profiles.thingy52 import Thingy52Profile
+from sensord.profiles.witmotion import WitmotionProfile
 
 #: The Bluetooth base UUID: 16- and 32-bit UUIDs are short forms of it.
 _BASE_SUFFIX: Final = "-0000-1000-8000-00805f9b34fb"
@@ -22,7 +25,7 @@ _SHORT_RE: Final = re.compile(r"^(?:0x)?([0-9a-f]{4}|[0-9a-f]{8})$")
 
 
 def _all_profiles() -> tuple[Profile, ...]:
-    return (SensordProfile(),)
+    return (SensordProfile(), WitmotionProfile(), Thingy52Profile(), MovesenseProfile())
 
 
 #: One default-configured instance of each profile, by id.
@@ -51,7 +54,7 @@ def recognise(name: str | None, service_uuids: Iterable[str]) -> Profile | None:
     """The profile a scanned wearable speaks, judged by its service UUIDs, then its name."""
     advertised = {normalise_uuid(u) for u in service_uuids}
     for profile in PROFILES.values():
-        if profile.service_uuid in advertised:
+        if advertised & {profile.service_uuid, *profile.scan_uuids}:
             return profile
     if name:
         lowered = name.lower()

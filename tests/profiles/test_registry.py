@@ -48,3 +48,14 @@ def test_every_profile_is_recognised_by_its_own_service_and_names() -> None:
         assert recognise(None, [profile.service_uuid.upper()]) is profile
         for prefix in profile.name_prefixes:
             assert recognise(prefix + "01", []) is profile
+
+
+def test_thingy_is_recognised_by_the_service_it_advertises() -> None:
+    thingy = PROFILES["thingy52"]
+    assert recognise("", ["EF680100-9B35-4933-9B10-52FFA9740042"]) is thingy
+    assert recognise("Thingy", []) is thingy
+
+
+def test_real_device_names() -> None:
+    assert recognise("WT901BLE68", []) is PROFILES["witmotion"]
+    assert recognise("Movesense 174630000192", []) is PROFILES["movesense"]

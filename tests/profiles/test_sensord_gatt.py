@@ -218,3 +218,23 @@ def test_any_header_and_body_decode_or_raise_decode_error(
     assert len(packet) == n
     assert packet.counter == counter
     assert np.all(np.isfinite(packet.acc_m_s2))
+
+
+@given(
+    acc_code=st.integers(0, 3),
+    gyro_code=st.integers(0, 4),
+    values=st.lists(st.floats(-0.999, 0.999), min_size=6, max_size=6),
+)
+def test_round_trip_rounds_to_the_nearest_count(
+    acc_code: int, gyro_code: int, values: list[float]
+) -> None:
+    """The device rounds, so every range is off by at most half a count, not a whole one."""
+    profile = SensordProfile(sg.ACC_RANGES_G[acc_code], sg.GYRO_RANGES_DPS[gyro_code])
+    q = profile.quantisation()
+    acc = np.array([values[:3]]) * q.acc_full_scale_m_s2
+    gyro = np.array([values[3:]]) * q.gyro_full_scale_rad_s
+    (note,) = profile.emulator().encode(acc, gyro)
+    packet = sg.SensordDecoder().decode(note.char_uuid, note.data)
+    assert packet is not None
+    assert np.max(np.abs(packet.acc_m_s2 - acc)) <= q.acc_step_m_s2 / 2 * (1 + 1e-9)
+    assert np.max(np.abs(packet.gyro_rad_s - gyro)) <= q.gyro_step_rad_s / 2 * (1 + 1e-9)

@@ -1,0 +1,8 @@
+"""Puts the project root on ``sys.path`` so benchmarks run as ``python bench/<name>.py``."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

@@ -1,0 +1,244 @@
+"""Ankle circles: full turns of the toes' path, their direction and size.
+
+Method (the notes' phase approach): the toes' velocity across the foot is
+``v = omega_z - i * omega_y`` (segment frame: a point on the foot's long axis moves with
+``omega x x``), so the toes' path turns exactly as the phase of ``v`` does. Phase steps are summed
+only while ``|v|`` is clearly above zero (above a quarter of its recent peak and an absolute
+floor), so back-and-forth pumping, whose phase flips by pi through zero speed, accumulates
+nothing, while a circle or an ellipse accumulates 2 pi per turn. A positive turn about the foot's
++x axis is ``cw`` by the definition of CONTRACTS.md section 3 (seen from behind the heel, top of
+the foot up), the same for both feet. A reversal (the phase running back by more than pi from its
+extreme) starts counting the other way; a partial turn is never counted. The size is the mean of
+the two principal angular diameters of the path integrated from the gyro over the turn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+
+from sensord.dsp.frontend import Features
+from sensord.dsp.history import History
+from sensord.dsp.resample import GRID_DT_S
+
+GATE_FLOOR_RAD_S: Final = 0.25
+GATE_FRACTION: Final = 0.25
+PEAK_WINDOW: Final = 75  # 1.5 s: the recent peak speed that scales the gate
+IDLE_END: Final = 25  # 0.5 s without gated motion ends an episode
+REVERSAL_RAD: Final = math.pi
+MIN_CIRCLE_S: Final = 0.4
+MAX_CIRCLE_S: Final = 5.0
+#: Ankle circles are smooth: a turn with a swing-fast rotation or an impact is gait.
+MAX_SPEED_RAD_S: Final = 5.0
+MAX_IMPACT_M_S2: Final = 5.0
+GRAVITY_M_S2: Final = 9.81
+_KEEP: Final = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Circle:
+    """One full turn of the toes. ``aspect`` is minor/major principal diameter."""
+
+    t_start: float
+    t_end: float
+    t_known: float
+    direction: Literal["cw", "ccw"]
+    size_deg: float
+    aspect: float
+    valid: bool
+
+
+@dataclass(slots=True)
+class _Episode:
+    ref: int  # index of the last completed turn (or the episode start)
+    ref_phase: float
+    direction: int  # +1 cw, -1 ccw, 0 not yet known
+    extreme: float  # furthest direction * (phase - ref_phase) reached since ref
+    extreme_at: int
+
+
+class CircleDetector:
+    """Streaming circle counting (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._history = History(keep=_KEEP)
+        self._phase = 0.0
+        self._prev_v: complex | None = None
+        self._prev_gate = False
+        self._last_active = -(10**9)
+        self._scan = 0
+        self._episode: _Episode | None = None
+
+    def reset(self) -> None:
+        """Forgets everything short-term (a break in the stream)."""
+        self._history = History(keep=_KEEP)
+        self._phase = 0.0
+        self._prev_v = None
+        self._prev_gate = False
+        self._last_active = -(10**9)
+        self._episode = None
+
+    @property
+    def turning(self) -> float:
+        """Turns accumulated in the current episode since the last full circle (signed)."""
+        if self._episode is None or self._episode.direction == 0:
+            return 0.0
+        h = self._history
+        phase = h.get("phase", h.k_end - 1, h.k_end)
+        if not phase.size:
+            return 0.0
+        return float((phase[0] - self._episode.ref_phase) / (2 * math.pi))
+
+    def update(self, features: Features) -> list[Circle]:
+        h = self._history
+        if features.new_segment or h.k_end != features.k0:
+            self.reset()
+            h = self._history
+            self._scan = features.k0
+        gyro = features.gyro_lp_rad_s
+        v = gyro[:, 2] - 1j * gyro[:, 1]
+        speed = np.abs(v)
+        # Recent peak speed (order statistic over a trailing window: exact for any split).
+        past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
+        joined = np.concatenate((past, speed))
+        if joined.shape[0] >= PEAK_WINDOW:
+            peaks = np.lib.stride_tricks.sliding_window_view(joined, PEAK_WINDOW).max(axis=1)
+            peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
+            peaks = peaks[past.shape[0]:]
+        else:
+            peaks = np.maximum.accumulate(joined)[past.shape[0]:]
+        gate = speed > np.maximum(GATE_FLOOR_RAD_S, GATE_FRACTION * peaks)
+        prev_v = np.concatenate(([self._prev_v if self._prev_v is not None else 0j], v[:-1]))
+        prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
+        step = np.angle(v * np.conj(prev_v))
+        active = gate & prev_gate
+        phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
+        self._phase = float(phase[-1])
+        self._prev_v = complex(v[-1])
+        self._prev_gate = bool(gate[-1])
+        idx = features.k0 + np.arange(len(features))
+        last_active = np.maximum.accumulate(
+            np.concatenate(([self._last_active], np.where(active, idx, -(10**9)))))[1:]
+        self._last_active = int(last_active[-1])
+        h.append(
+            features.k0, speed=speed, phase=phase, last_active=last_active.astype(np.float64),
+            gy=gyro[:, 1], gz=gyro[:, 2], valid=features.valid.astype(np.float64),
+            fast=np.linalg.norm(features.gyro_rad_s, axis=1),
+            impact=np.abs(features.acc_norm_m_s2 - GRAVITY_M_S2),
+        )
+        circles = self._follow()
+        keep_from = self._episode.ref if self._episode else self._scan
+        h.trim(max(min(keep_from, h.k_end - PEAK_WINDOW), h.k_end - _KEEP))
+        return circles
+
+    def _follow(self) -> list[Circle]:
+        h = self._history
+        out: list[Circle] = []
+        if self._episode is not None and self._episode.ref < h.k_start:
+            self._episode = None  # longer than anything we keep: not a circle
+        self._scan = max(self._scan, h.k_start)
+        while self._scan < h.k_end:
+            lo, hi = self._scan, min(h.k_end, self._scan + 250)
+            last_active = h.get("last_active", lo, hi)
+            idx = np.arange(lo, hi)
+            if self._episode is None:
+                started = np.flatnonzero(last_active == idx)
+                if not started.size:
+                    self._scan = hi
+                    break
+                first = lo + int(started[0])
+                self._episode = _Episode(
+                    ref=first, ref_phase=float(h.get("phase", first, first + 1)[0]),
+                    direction=0, extreme=0.0, extreme_at=first,
+                )
+                self._scan = first
+                continue
+            ep = self._episode
+            phase = h.get("phase", lo, hi)
+            rel = phase - ep.ref_phase
+            idle = np.flatnonzero(idx - last_active >= IDLE_END)
+            idle_at = int(idle[0]) if idle.size else None
+            if ep.direction == 0:
+                turned = np.flatnonzero(np.abs(rel) > math.pi / 2)
+                at = int(turned[0]) if turned.size else None
+                if at is not None and (idle_at is None or at < idle_at):
+                    ep.direction = 1 if rel[at] > 0 else -1
+                    ep.extreme, ep.extreme_at = abs(float(rel[at])), lo + at
+                    self._scan = lo + at + 1
+                    continue
+                if idle_at is not None:
+                    self._episode = None
+                    self._scan = lo + idle_at
+                    continue
+                self._scan = hi
+                break
+            signed = ep.direction * rel
+            running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
+            done = np.flatnonzero(signed >= 2 * math.pi)
+            back = np.flatnonzero(signed < running - REVERSAL_RAD)
+            events = [
+                (int(done[0]), 0) if done.size else None,
+                (int(back[0]), 1) if back.size else None,
+                (idle_at, 2) if idle_at is not None else None,
+            ]
+            pending = [e for e in events if e is not None]
+            if not pending:
+                ep.extreme = float(running[-1])
+                ep.extreme_at = lo + int(np.argmax(signed)) if signed.max() >= ep.extreme else (
+                    ep.extreme_at)
+                self._scan = hi
+                break
+            at, kind = min(pending)
+            if kind == 0:
+                end = lo + at
+                out.append(self._measure(ep.ref, end, ep.direction))
+                ep.ref, ep.ref_phase = end, ep.ref_phase + 2 * math.pi * ep.direction
+                ep.extreme, ep.extreme_at = 0.0, end
+                self._scan = end + 1
+            elif kind == 1:
+                peak_rel = signed[: at + 1]
+                best = int(np.argmax(peak_rel))
+                turn_at = lo + best if float(peak_rel[best]) >= ep.extreme else ep.extreme_at
+                turn_phase = float(h.get("phase", turn_at, turn_at + 1)[0])
+                self._episode = _Episode(
+                    ref=turn_at, ref_phase=turn_phase, direction=-ep.direction,
+                    extreme=0.0, extreme_at=turn_at,
+                )
+                self._scan = lo + at + 1
+            else:
+                self._episode = None
+                self._scan = lo + at
+        return out
+
+    def _measure(self, start: int, end: int, direction: int) -> Circle:
+        h = self._history
+        complete = start >= h.k_start
+        start = max(start, h.k_start)
+        gy = h.get("gy", start, end + 1)
+        gz = h.get("gz", start, end + 1)
+        path = np.column_stack((np.cumsum(gz), -np.cumsum(gy))) * GRID_DT_S
+        path = path - path.mean(axis=0)
+        cov = path.T @ path / path.shape[0]
+        eig = np.sqrt(np.maximum(np.linalg.eigvalsh(cov), 0.0))
+        diameters = np.degrees(2.0 * math.sqrt(2.0) * eig)
+        size = float(diameters.mean())
+        aspect = float(eig[0] / eig[1]) if eig[1] > 0 else 0.0
+        duration = (end - start) * GRID_DT_S
+        smooth = (
+            float(h.get("fast", start, end + 1).max()) <= MAX_SPEED_RAD_S
+            and float(h.get("impact", start, end + 1).max()) <= MAX_IMPACT_M_S2
+        )
+        valid = complete and smooth and bool(h.get("valid", start, end + 1).min() > 0.5) and (
+            MIN_CIRCLE_S <= duration <= MAX_CIRCLE_S)
+        return Circle(
+            t_start=start * GRID_DT_S,
+            t_end=end * GRID_DT_S,
+            t_known=end * GRID_DT_S,
+            direction="cw" if direction > 0 else "ccw",
+            size_deg=size,
+            aspect=aspect,
+            valid=valid,
+        )

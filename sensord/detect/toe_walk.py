@@ -1,0 +1,141 @@
+"""Toe-walking bouts from strides: which landings were on tiptoe, and where bouts begin and end.
+
+A bout is at least ``MIN_BOUT_STRIDES`` consecutive tiptoe strides (the notes' rule: single
+forefoot landings happen on stairs and in turns); it ends at a heel-to-toe stride or when no
+stride follows within ``BOUT_GAP_S`` (the walker stopped to rest). Landings that do not belong to
+a bout are ordinary steps (``walk``), reported when another landing within ``STEP_CONTEXT_S``
+shows the foot is walking rather than shuffling once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from sensord.detect.base import Stride
+
+MIN_BOUT_STRIDES: Final = 3
+BOUT_GAP_S: Final = 2.0
+STEP_CONTEXT_S: Final = 2.5
+#: A stride is reported up to this long after its landing; timeouts wait for it.
+DECISION_MARGIN_S: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class GaitNews:
+    """What the tracker learned: landings (``walk`` or ``toe_walk``), and bout changes."""
+
+    kind: Literal["step", "bout_start", "bout_end"]
+    t: float
+    exercise: Literal["walk", "toe_walk"] = "walk"
+    t_start: float = 0.0
+    steps: int = 0
+
+
+@dataclass(slots=True)
+class ToeWalkTracker:
+    """Turns strides into steps and bouts (see the module docstring)."""
+
+    _toe_run: list[Stride] = field(default_factory=list)
+    _bout: list[Stride] = field(default_factory=list)
+    _last_land: float | None = None
+    _waiting_walk: Stride | None = None  # a walk landing waiting for a neighbour
+
+    @property
+    def bout_steps(self) -> int:
+        return len(self._bout)
+
+    @property
+    def in_bout(self) -> bool:
+        return bool(self._bout)
+
+    def deadline(self) -> float | None:
+        """The sample time at which ``tick`` has something to do, if any."""
+        times = [t for t in self._deadlines() if t is not None]
+        return min(times) if times else None
+
+    def _deadlines(self) -> tuple[float | None, float | None, float | None]:
+        """When the bout, the tiptoe run and the waiting landing time out (no landing can still
+        arrive for them: strides are reported within DECISION_MARGIN_S of landing)."""
+        return (
+            self._bout[-1].t_land + BOUT_GAP_S + DECISION_MARGIN_S if self._bout else None,
+            self._toe_run[-1].t_land + BOUT_GAP_S + DECISION_MARGIN_S if self._toe_run else None,
+            self._waiting_walk.t_land + STEP_CONTEXT_S + DECISION_MARGIN_S
+            if self._waiting_walk is not None else None,
+        )
+
+    def tick(self, now: float) -> list[GaitNews]:
+        """Closes what timed out by sample time ``now``."""
+        bout, run, waiting = self._deadlines()
+        news: list[GaitNews] = []
+        if bout is not None and now >= bout:
+            news.append(self._end_bout())
+        if run is not None and now >= run:
+            news.extend(self._flush_toe_run())
+        if waiting is not None and now >= waiting:
+            self._waiting_walk = None  # a lone landing: not walking
+        return news
+
+    def _close_gaps(self, land: float) -> list[GaitNews]:
+        """Closes what a new landing at ``land`` leaves behind."""
+        news: list[GaitNews] = []
+        if self._bout and land - self._bout[-1].t_land > BOUT_GAP_S:
+            news.append(self._end_bout())
+        if self._toe_run and land - self._toe_run[-1].t_land > BOUT_GAP_S:
+            news.extend(self._flush_toe_run())
+        if self._waiting_walk is not None and land - self._waiting_walk.t_land > STEP_CONTEXT_S:
+            self._waiting_walk = None
+        return news
+
+    def add(self, stride: Stride) -> list[GaitNews]:
+        news = self._close_gaps(stride.t_land)
+        if stride.kind == "toe":
+            if self._bout:
+                self._bout.append(stride)
+                news.append(GaitNews("step", stride.t_land, "toe_walk"))
+            else:
+                self._toe_run.append(stride)
+                if len(self._toe_run) >= MIN_BOUT_STRIDES:
+                    self._bout, self._toe_run = self._toe_run, []
+                    news.append(GaitNews("bout_start", self._bout[0].t_land, "toe_walk",
+                                         t_start=self._bout[0].t_swing_start))
+                    news.extend(GaitNews("step", s.t_land, "toe_walk") for s in self._bout)
+        else:
+            if self._bout:
+                news.append(self._end_bout())
+            news.extend(self._flush_toe_run())
+            news.extend(self._walk_landing(stride))
+        self._last_land = stride.t_land
+        return news
+
+    def finish(self) -> list[GaitNews]:
+        news: list[GaitNews] = []
+        if self._bout:
+            news.append(self._end_bout())
+        news.extend(self._flush_toe_run())
+        return news
+
+    def _end_bout(self) -> GaitNews:
+        bout, self._bout = self._bout, []
+        return GaitNews("bout_end", bout[-1].t_land, "toe_walk",
+                        t_start=bout[0].t_swing_start, steps=len(bout))
+
+    def _flush_toe_run(self) -> list[GaitNews]:
+        run, self._toe_run = self._toe_run, []
+        news: list[GaitNews] = []
+        for stride in run:
+            news.extend(self._walk_landing(stride))
+        return news
+
+    def _walk_landing(self, stride: Stride) -> list[GaitNews]:
+        news: list[GaitNews] = []
+        recent = self._last_land is not None and stride.t_land - self._last_land <= STEP_CONTEXT_S
+        if self._waiting_walk is not None:
+            if stride.t_land - self._waiting_walk.t_land <= STEP_CONTEXT_S:
+                news.append(GaitNews("step", self._waiting_walk.t_land, "walk"))
+            self._waiting_walk = None
+        if recent:
+            news.append(GaitNews("step", stride.t_land, "walk"))
+        else:
+            self._waiting_walk = stride
+        return news

@@ -1,0 +1,323 @@
+"""The pipeline's front end: grid samples in, calibrated features in the segment frame out.
+
+Per 50 Hz grid sample it yields gravity direction and foot angles (smoothed accelerometer), the
+bias-corrected gyro in the segment frame, raw specific force for impacts, and a rest flag. All
+windows are centred, so every output lags the newest input by ``LATENCY_SAMPLES`` (0.24 s) and
+has no phase lag of its own. Calibration (gyro bias while still, the mounting) is updated at
+sample indices fixed by the data, so the output does not depend on block boundaries.
+
+Why no AHRS: the routine's movements are slow (gravity from a 0.26 s mean of the accelerometer is
+within a degree or two of the truth there), circles are read from the gyro directly, and gait
+needs the foot angle only while the foot rests on the ground. A per-sample filter in Python would
+cost more than the whole pipeline (see bench/bench_pipeline.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sensord.dsp.mounting import MountingEstimator
+from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ, GridChunk
+from sensord.dsp.windows import RunningSums
+from sensord.model import FloatArray, Placement
+
+GRAVITY_M_S2: Final = 9.81
+#: Half-widths (samples) of the centred windows.
+TILT_HALF: Final = 6  # 0.26 s: averages out 6-12 Hz tremor (nulls near 7.7 and 11.5 Hz)
+GYRO_HALF: Final = 2  # 0.1 s
+REST_HALF: Final = 12  # 0.5 s
+LATENCY_SAMPLES: Final = REST_HALF
+#: Rest: gyro and accelerometer variance (summed over axes) and |mean acc| near 1 g.
+REST_GYRO_VAR: Final = 0.05**2
+REST_ACC_VAR: Final = 0.12**2
+REST_ACC_TOL_M_S2: Final = 0.6
+BIAS_WINDOW: Final = 250  # 5 s: the most recent rest used for the gyro bias
+MAX_BIAS_RAD_S: Final = 0.2  # larger "biases" are slow motion, not sensor offset
+
+#: Gait near a still period (frame-free): fast swings and impacts within GAIT_WINDOW samples.
+GAIT_WINDOW: Final = 150  # 3 s
+FAST_RAD_S: Final = 2.5
+IMPACT_M_S2: Final = 16.0
+GAIT_MIN_FAST: Final = 10
+GAIT_MIN_IMPACTS: Final = 2
+_KEEP: Final = max(BIAS_WINDOW, GAIT_WINDOW) + 4 * REST_HALF
+
+# Channel layout of the running sums.
+_ACC: Final = slice(0, 3)
+_GYRO: Final = slice(3, 6)
+_ACC2: Final = slice(6, 9)
+_GYRO2: Final = slice(9, 12)
+_VALID: Final = 12
+_FAST: Final = 13
+_IMPACT: Final = 14
+_CHANNELS: Final = 15
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingStill:
+    """A finished still period waiting (up to GAIT_WINDOW) to learn whether gait follows."""
+
+    end: int
+    sums_at_end: FloatArray
+    gravity: FloatArray
+    duration_s: float
+    gait_before: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Front-end output for consecutive grid samples ``k0 ..`` of one unbroken segment.
+
+    Shapes (n,) or (n, 3); vectors are in the segment frame (x forward, y left, z up; see
+    sensord.dsp.mounting). ``up`` is the unit specific-force direction (points up when still).
+    ``pitch_deg`` is positive with the toes (front) up; ``roll_deg`` positive with the left edge
+    up. ``up_sensor`` is ``up`` in sensor axes and ``rotations`` the mounting estimates in force
+    (from which absolute index), for detectors that re-project with a later estimate.
+    ``new_segment`` marks the first chunk after a break in the stream.
+    """
+
+    k0: int
+    t_s: FloatArray
+    valid: NDArray[np.bool_]
+    still: NDArray[np.bool_]
+    acc_m_s2: FloatArray
+    acc_norm_m_s2: FloatArray
+    gyro_rad_s: FloatArray
+    gyro_lp_rad_s: FloatArray
+    up: FloatArray
+    pitch_deg: FloatArray
+    roll_deg: FloatArray
+    up_sensor: FloatArray
+    rotations: tuple[tuple[int, FloatArray], ...]
+    new_segment: bool
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    def rotation_at(self, index: int) -> FloatArray:
+        """The mounting rotation in force at absolute grid ``index`` (within this chunk)."""
+        current = self.rotations[0][1]
+        for start, matrix in self.rotations:
+            if start > index:
+                break
+            current = matrix
+        return current
+
+
+class FrontEnd:
+    """Streaming feature extraction; see the module docstring."""
+
+    def __init__(self, placement: Placement = "instep") -> None:
+        self.mounting = MountingEstimator(placement)
+        self._sums = RunningSums(_CHANNELS, _KEEP)
+        self._next: int | None = None  # next centre index to output (None: no segment)
+        self._new_segment = True
+        self._bias: FloatArray = np.zeros(3)
+        self._was_still = False
+        self._run_start = 0  # centre index where the current still run began
+        self._run_cs: FloatArray = np.zeros(_CHANNELS)  # running sums at the run's start
+        self._run_gait_before = False
+        self._pending: list[_PendingStill] = []
+
+    @property
+    def gyro_bias_rad_s(self) -> FloatArray:
+        return self._bias.copy()
+
+    def feed(self, chunk: GridChunk) -> list[Features]:
+        out: list[Features] = []
+        if self._next is None or chunk.k0 != self._sums.k_end:
+            self._end_segment()
+            self._sums.reset(chunk.k0)
+            self._next = chunk.k0 + REST_HALF
+            self._new_segment = True
+        acc = chunk.acc_m_s2
+        gyro = chunk.gyro_rad_s
+        flags = np.column_stack((
+            chunk.valid,
+            np.linalg.norm(gyro, axis=1) > FAST_RAD_S,
+            np.linalg.norm(acc, axis=1) > IMPACT_M_S2,
+        )).astype(np.float64)
+        values = np.concatenate((acc, gyro, acc * acc, gyro * gyro, flags), axis=1)
+        self._sums.append(values)
+        last = self._sums.k_end - 1 - REST_HALF
+        if last >= self._next:
+            centres = np.arange(self._next, last + 1)
+            out.append(self._features(centres))
+            self._next = last + 1
+        self._sums.trim()
+        return out
+
+    def _end_segment(self) -> None:
+        if self._next is None:
+            return
+        if self._was_still:
+            self._finish_still_run(self._next)
+        for pending in self._pending:
+            self._apply_still(pending, near_after=False)
+        self._pending = []
+        self._was_still = False
+
+    def _gait_near(self, lo: int, hi: int) -> bool:
+        lo = max(lo, self._sums.k_start)
+        hi = min(hi, self._sums.k_end)
+        if hi <= lo:
+            return False
+        counts = self._sums.range_sums(np.array([lo]), np.array([hi]))[0]
+        return bool(counts[_FAST] >= GAIT_MIN_FAST and counts[_IMPACT] >= GAIT_MIN_IMPACTS)
+
+    def _start_still_run(self, start: int) -> None:
+        self._run_start = start
+        self._run_cs = self._sums.cumulative_at(start)
+        self._run_gait_before = self._gait_near(start - GAIT_WINDOW, start)
+
+    def _finish_still_run(self, end: int) -> None:
+        duration = (end - self._run_start) * GRID_DT_S
+        total = self._sums.cumulative_at(end) - self._run_cs
+        gravity = total[_ACC] / float(end - self._run_start)
+        self._pending.append(_PendingStill(
+            end, self._sums.cumulative_at(end), gravity, duration, self._run_gait_before))
+
+    def _apply_still(self, pending: _PendingStill, *, near_after: bool) -> None:
+        near = pending.gait_before or near_after
+        self.mounting.add_still(pending.gravity, pending.duration_s, near_gait=near)
+
+    def _due(self, pending: _PendingStill, lo: int, stop: int) -> tuple[int, bool]:
+        """When a pending still period is settled: the first index in ``[lo, stop)`` by which
+        gait has followed it, else its deadline; and whether gait did follow."""
+        deadline = pending.end + GAIT_WINDOW
+        first = max(lo, pending.end + 1)
+        last = min(stop, deadline)
+        if last > first:
+            counts = self._sums.cumulative(first, last) - pending.sums_at_end
+            hit = np.flatnonzero(
+                (counts[:, _FAST] >= GAIT_MIN_FAST) & (counts[:, _IMPACT] >= GAIT_MIN_IMPACTS))
+            if hit.size:
+                return first + int(hit[0]), True
+        return deadline, False
+
+    def _features(self, centres: NDArray[np.int64]) -> Features:
+        sums = self._sums
+        n = centres.shape[0]
+        rest = sums.window_sums(centres, REST_HALF) / (2 * REST_HALF + 1)
+        gyro_var = (rest[:, _GYRO2] - rest[:, _GYRO] ** 2).sum(axis=1)
+        acc_var = (rest[:, _ACC2] - rest[:, _ACC] ** 2).sum(axis=1)
+        acc_mean_norm = np.linalg.norm(rest[:, _ACC], axis=1)
+        still = (
+            (gyro_var < REST_GYRO_VAR)
+            & (acc_var < REST_ACC_VAR)
+            & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
+            & (rest[:, _VALID] > 0.999)
+        )
+        raw = sums.at(centres)
+        tilt = sums.window_sums(centres, TILT_HALF)[:, _ACC] / (2 * TILT_HALF + 1)
+        gyro_lp = sums.window_sums(centres, GYRO_HALF)[:, _GYRO] / (2 * GYRO_HALF + 1)
+
+        prev = np.concatenate(([self._was_still], still[:-1]))
+        run_starts = np.flatnonzero(still & ~prev)
+        run_ends = np.flatnonzero(~still & prev)
+        run_start = np.where(still & ~prev, centres, -1)
+        run_start = np.maximum.accumulate(np.concatenate(([self._run_start], run_start)))[1:]
+        bias = self._bias_for(centres, still, run_start)
+        gyro_raw = raw[:, _GYRO] - bias
+
+        # Still-run bookkeeping, in index order (it does not depend on the rotation).
+        first, stop = int(centres[0]), int(centres[-1]) + 1
+        for i in sorted({*run_starts.tolist(), *run_ends.tolist()}):
+            if prev[i] and not still[i]:
+                self._run_start = int(run_start[i - 1]) if i > 0 else self._run_start
+                self._finish_still_run(first + i)
+            if still[i] and not prev[i]:
+                self._start_still_run(first + i)
+        self._was_still = bool(still[-1])
+        self._run_start = int(run_start[-1])
+
+        # The rotation changes only at axis updates and when a still period settles.
+        every = self.mounting.axis_update_every
+        changes: list[tuple[int, int, _PendingStill | None, bool]] = [
+            (k, 1, None, False) for k in range(-(-first // every) * every, stop, every)
+        ]
+        for waiting in self._pending:
+            index, near = self._due(waiting, first, stop)
+            if index < stop:
+                changes.append((index, 0, waiting, near))
+        changes.sort(key=lambda c: (c[0], c[1]))
+        rotations: list[tuple[int, FloatArray]] = []
+        lo = first
+        for index, kind, settled, near in changes:
+            if index > lo:
+                rotations.append((lo, self.mounting.rotation))
+                self.mounting.add_fast(
+                    gyro_raw[lo - first:index - first], raw[lo - first:index - first, _ACC])
+                lo = index
+            if settled is not None:
+                self._pending = [p for p in self._pending if p is not settled]
+                self._apply_still(settled, near_after=near)
+            elif kind == 1:
+                self.mounting.update_axis()
+        rotations.append((lo, self.mounting.rotation))
+        self.mounting.add_fast(gyro_raw[lo - first:], raw[lo - first:, _ACC])
+
+        up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))
+        up = np.empty_like(up_sensor)
+        gyro = np.empty_like(gyro_raw)
+        gyro_lp_seg = np.empty_like(gyro_raw)
+        acc_seg = np.empty_like(gyro_raw)
+        gyro_lp_corrected = gyro_lp - bias
+        bounds = [start - first for start, _ in rotations] + [n]
+        for (_, matrix), a, b in zip(rotations, bounds[:-1], bounds[1:], strict=True):
+            up[a:b] = up_sensor[a:b] @ matrix.T
+            gyro[a:b] = gyro_raw[a:b] @ matrix.T
+            gyro_lp_seg[a:b] = gyro_lp_corrected[a:b] @ matrix.T
+            acc_seg[a:b] = raw[a:b, _ACC] @ matrix.T
+        acc_raw = raw[:, _ACC]
+        features = Features(
+            k0=first,
+            t_s=centres.astype(np.float64) * GRID_DT_S,
+            valid=raw[:, _VALID] > 0.5,
+            still=still,
+            acc_m_s2=acc_seg,
+            acc_norm_m_s2=np.sqrt(np.sum(acc_raw * acc_raw, axis=1)),
+            gyro_rad_s=gyro,
+            gyro_lp_rad_s=gyro_lp_seg,
+            up=up,
+            pitch_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
+            roll_deg=np.degrees(np.arctan2(up[:, 1], up[:, 2])),
+            up_sensor=up_sensor,
+            rotations=tuple(rotations),
+            new_segment=self._new_segment,
+        )
+        self._new_segment = False
+        return features
+
+    def _bias_for(
+        self, centres: NDArray[np.int64], still: NDArray[np.bool_], run_start: NDArray[np.int64]
+    ) -> FloatArray:
+        """Gyro bias per sample: the mean gyro over the current rest (up to 5 s), held after."""
+        bias = np.empty((centres.shape[0], 3))
+        idx = np.flatnonzero(still)
+        if idx.size:
+            c = centres[idx]
+            hi = c + REST_HALF + 1
+            lo = np.maximum(run_start[idx] - REST_HALF, hi - BIAS_WINDOW)
+            lo = np.maximum(lo, self._sums.k_start)
+            means = self._sums.range_sums(lo, hi)[:, _GYRO] / (hi - lo)[:, None]
+            plausible = np.linalg.norm(means, axis=1) < MAX_BIAS_RAD_S
+            idx = idx[plausible]
+            bias[idx] = means[plausible]
+        have = np.zeros(centres.shape[0], dtype=bool)
+        have[idx] = True
+        last = np.where(have, np.arange(centres.shape[0]), -1)
+        last = np.maximum.accumulate(last)
+        before = last < 0
+        bias[before] = self._bias
+        bias[~before] = bias[last[~before]]
+        if centres.shape[0]:
+            self._bias = bias[-1].copy()
+        return bias
+
+
+__all__ = ["GRID_RATE_HZ", "LATENCY_SAMPLES", "Features", "FrontEnd"]

@@ -1,0 +1,98 @@
+"""A short history of feature samples addressed by absolute grid index.
+
+Detectors decide about a moment only once a fixed amount of signal after it is available, and
+look back a fixed amount before it. Keeping the recent samples here, addressed by absolute index,
+makes every decision a function of the same samples whatever the block boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sensord.model import FloatArray
+
+
+class History:
+    """Named 1-D or 2-D float arrays over the same absolute indices, trimmed from the front."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self.k_start = 0
+        self._arrays: dict[str, FloatArray] = {}
+
+    def reset(self, k_start: int) -> None:
+        self.k_start = k_start
+        self._arrays = {}
+
+    @property
+    def k_end(self) -> int:
+        if not self._arrays:
+            return self.k_start
+        first = next(iter(self._arrays.values()))
+        return self.k_start + int(first.shape[0])
+
+    def append(self, k0: int, **arrays: FloatArray) -> None:
+        if not self._arrays:
+            self.k_start = k0
+            self._arrays = {name: np.array(a, dtype=np.float64) for name, a in arrays.items()}
+            return
+        if k0 != self.k_end:
+            raise ValueError(f"history expected index {self.k_end}, got {k0}")
+        for name, a in arrays.items():
+            self._arrays[name] = np.concatenate((self._arrays[name], a))
+
+    def trim(self, keep_from: int | None = None) -> None:
+        """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
+        if not self._arrays:
+            return
+        cut = self.k_end - self._keep if keep_from is None else min(keep_from, self.k_end)
+        excess = cut - self.k_start
+        if excess > 0:
+            for name in self._arrays:
+                self._arrays[name] = self._arrays[name][excess:]
+            self.k_start += excess
+
+    def get(self, name: str, lo: int | None = None, hi: int | None = None) -> FloatArray:
+        """Samples ``[lo, hi)`` (absolute indices, clipped to what is kept)."""
+        a = self._arrays.get(name)
+        if a is None:
+            return np.empty(0)
+        i = 0 if lo is None else max(0, lo - self.k_start)
+        j = a.shape[0] if hi is None else max(0, hi - self.k_start)
+        return a[i:j]
+
+
+class RotationLog:
+    """The mounting estimates in force from which absolute index, for detectors that must view
+    a stretch of samples through one fixed estimate (an estimate may change mid-movement)."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[int, FloatArray]] = []
+
+    def reset(self) -> None:
+        self._entries = []
+
+    def extend(self, entries: tuple[tuple[int, FloatArray], ...]) -> None:
+        for start, matrix in entries:
+            if not self._entries or not np.array_equal(self._entries[-1][1], matrix):
+                self._entries.append((start, matrix))
+
+    def at(self, index: int) -> FloatArray:
+        current = self._entries[0][1]
+        for start, matrix in self._entries:
+            if start > index:
+                break
+            current = matrix
+        return current
+
+    def forget_before(self, index: int) -> None:
+        """Drops estimates superseded before ``index`` (keeps the one in force there)."""
+        while len(self._entries) > 1 and self._entries[1][0] <= index:
+            self._entries.pop(0)
+
+
+def pitch_deg(up_sensor: FloatArray, rotation: FloatArray) -> FloatArray:
+    """Segment pitch (toes up positive) of sensor-frame up vectors (n, 3) through ``rotation``."""
+    up = up_sensor @ rotation.T
+    result: FloatArray = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
+    return result

@@ -1,0 +1,240 @@
+"""Estimating how the wearable sits on the foot (or shank) from the data itself.
+
+The analysis runs in a *segment frame*: x forward along the foot, y to the wearer's left, z up
+out of the top of the foot (for the ankle placement: x forward out of the shin, y left, z up the
+shank), so every detector has one convention whatever the placement. ``rotation`` maps sensor
+coordinates to that frame (its rows are the frame's axes in sensor coordinates).
+
+The nominal mounting of CONTRACTS.md section 1 is the prior. Evidence refines it:
+
+- the vertical: gravity while the segment rests flat. Still periods count if their gravity lies
+  within ``flat_cone_deg`` of the prior's vertical, or, whatever their direction, if gait
+  (fast swings with impacts) happened within seconds before or after them: one stands before and
+  after walking, so that is the flat foot even on a strap mounted sideways. Periods are clustered;
+  the heaviest cluster (in seconds, gait-adjacent ones weighted up) is the flat pose, so a foot
+  resting tilted on a ball for a minute does not outvote flat standing;
+- the medio-lateral axis: the principal axis of fast rotations (gait swings, flexion). Its sign
+  comes from the prior when the axis is near the prior's; otherwise from gait, whose swing lobe
+  (toes pitching up through the swing) lasts about twice as long as the push-off and heel-rocker
+  lobes of the opposite sign.
+
+The caller applies updates at sample indices fixed by the data, so the same samples give the same
+rotation however they were split into blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+from sensord.model import FloatArray, Placement
+
+# Rows: the segment frame's x, y, z in sensor coordinates.
+NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
+    # instep: x toes, y left, z up: the sensor frame itself.
+    "instep": np.eye(3),
+    # ankle: sensor x up the shank, z forward, y = z cross x (the wearer's right).
+    "ankle": np.array([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]),
+}
+GAIT_WEIGHT: Final = 3.0
+MIN_CHANGE_DEG: Final = 1.0
+LOBE_ON_RAD_S: Final = 1.2
+LOBE_PEAK_RAD_S: Final = 2.0
+LOBE_MIN: Final = 4
+
+
+def orthonormal(y_axis: FloatArray, z_axis: FloatArray) -> FloatArray:
+    """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed."""
+    z = z_axis / np.linalg.norm(z_axis)
+    y = y_axis - np.dot(y_axis, z) * z
+    norm = np.linalg.norm(y)
+    if norm < 0.2:
+        # y (nearly) along z: keep the prior's habit of a horizontal y as best we can.
+        y = np.cross(z, np.array([1.0, 0.0, 0.0]))
+        if np.linalg.norm(y) < 0.2:
+            y = np.cross(z, np.array([0.0, 1.0, 0.0]))
+        norm = np.linalg.norm(y)
+    y = y / norm
+    x = np.cross(y, z)
+    return np.vstack((x, y, z))
+
+
+def angle_deg(a: FloatArray, b: FloatArray) -> float:
+    """The angle between two vectors, in degrees."""
+    cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+@dataclass(slots=True)
+class _Cluster:
+    direction: FloatArray  # weighted sum of unit vectors
+    weight: float
+
+
+@dataclass(slots=True)
+class _LobeCounter:
+    """Counts lobes of a rate beyond LOBE_ON with a peak beyond LOBE_PEAK, lasting at least
+    LOBE_MIN samples; a lobe may span calls (its state is carried)."""
+
+    count: int = 0
+    samples: int = 0
+    _open_len: int = 0
+    _open_peak: float = 0.0
+
+    def update(self, rate: FloatArray) -> None:
+        mask = rate > LOBE_ON_RAD_S
+        edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+        starts = np.flatnonzero(edges == 1).tolist()
+        ends = np.flatnonzero(edges == -1).tolist()
+        for a, b in zip(starts, ends, strict=True):
+            length = b - a
+            peak = float(rate[a:b].max())
+            if a == 0 and self._open_len:
+                length += self._open_len
+                peak = max(peak, self._open_peak)
+            if b == rate.shape[0]:
+                self._open_len, self._open_peak = length, peak
+                return
+            self._close(length, peak)
+        if self._open_len and not (starts and starts[0] == 0):
+            self._close(self._open_len, self._open_peak)
+
+    def _close(self, length: int, peak: float) -> None:
+        self._open_len, self._open_peak = 0, 0.0
+        if length >= LOBE_MIN and peak > LOBE_PEAK_RAD_S:
+            self.count += 1
+            self.samples += length
+
+
+@dataclass(slots=True)
+class MountingEstimator:
+    """Streaming mounting estimate; see the module docstring."""
+
+    placement: Placement = "instep"
+    flat_cone_deg: float = 35.0
+    cluster_deg: float = 10.0
+    min_flat_s: float = 1.0
+    fast_rad_s: float = 2.5
+    min_fast_samples: int = 50
+    axis_update_every: int = 250
+    prior: FloatArray = field(init=False)
+    rotation: FloatArray = field(init=False)
+    _clusters: list[_Cluster] = field(init=False, default_factory=list)
+    _fast_cov: FloatArray = field(init=False)
+    _fast_count: int = field(init=False, default=0)
+    _fast_used: int = field(init=False, default=0)
+    _axis: FloatArray | None = field(init=False, default=None)
+    # Lobes of the rate about +axis and about -axis.
+    _lobes_pos: _LobeCounter = field(init=False, default_factory=_LobeCounter)
+    _lobes_neg: _LobeCounter = field(init=False, default_factory=_LobeCounter)
+    _acc_sum: FloatArray = field(init=False)
+    _z: FloatArray = field(init=False)
+    _y: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prior = NOMINAL_ROTATIONS[self.placement].copy()
+        self.rotation = self.prior.copy()
+        self._fast_cov = np.zeros((3, 3))
+        self._acc_sum = np.zeros(3)
+        self._z = self.prior[2].copy()
+        self._y = self.prior[1].copy()
+
+    @property
+    def flat_evidence_s(self) -> float:
+        return max((c.weight for c in self._clusters), default=0.0)
+
+    def offset_deg(self) -> float:
+        """How far the estimate is from the nominal mounting (rotation angle, degrees)."""
+        relative = self.rotation @ self.prior.T
+        cos = (np.trace(relative) - 1.0) / 2.0
+        return math.degrees(math.acos(max(-1.0, min(1.0, float(cos)))))
+
+    def add_still(self, gravity: FloatArray, duration_s: float, *, near_gait: bool) -> bool:
+        """Adds a finished still period (mean specific force in sensor axes). True if the
+        estimate changed."""
+        g = gravity / np.linalg.norm(gravity)
+        in_cone = angle_deg(g, self.prior[2]) <= self.flat_cone_deg
+        if not (in_cone or near_gait) or duration_s < self.min_flat_s:
+            return False
+        weight = duration_s * (GAIT_WEIGHT if near_gait else 1.0)
+        for cluster in self._clusters:
+            if angle_deg(cluster.direction, g) <= self.cluster_deg:
+                cluster.direction = cluster.direction + g * weight
+                cluster.weight += weight
+                break
+        else:
+            self._clusters.append(_Cluster(g * weight, weight))
+        best = max(self._clusters, key=lambda c: c.weight)
+        self._z = best.direction / np.linalg.norm(best.direction)
+        return self._rebuild()
+
+    def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
+        """Accumulates fast rotations (sensor axes, (n, 3)) for the medio-lateral axis, and the
+        specific force while they happen (on average it points up: a fallback vertical)."""
+        speed = np.linalg.norm(gyro_rad_s, axis=1)
+        moving = speed > self.fast_rad_s
+        fast = gyro_rad_s[moving]
+        if fast.shape[0]:
+            self._acc_sum = np.cumsum(
+                np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
+        if fast.shape[0]:
+            # Sequential sums (not a matrix product): the same additions in the same order
+            # whatever the block boundaries, so the estimate is bit-identical.
+            outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
+            total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
+            self._fast_cov = total.reshape(3, 3)
+            self._fast_count += int(fast.shape[0])
+        if self._axis is not None and gyro_rad_s.shape[0]:
+            rate = gyro_rad_s @ self._axis
+            self._lobes_pos.update(rate)
+            self._lobes_neg.update(-rate)
+
+    def update_axis(self) -> bool:
+        """Re-derives the medio-lateral axis if enough new fast rotation was seen."""
+        if self._fast_count - self._fast_used < self.min_fast_samples:
+            return False
+        self._fast_used = self._fast_count
+        _, vectors = np.linalg.eigh(self._fast_cov)
+        axis = vectors[:, -1]
+        reference = self._axis if self._axis is not None else self.prior[1]
+        if np.dot(axis, reference) < 0:
+            axis = -axis
+        self._axis = axis
+        self._y = axis if self._swing_sign() >= 0 else -axis
+        return self._rebuild()
+
+    def _swing_sign(self) -> int:
+        """+1 if the segment's y is +axis, -1 if -axis (see the module docstring)."""
+        assert self._axis is not None
+        prior_dot = float(np.dot(self._axis, self.prior[1]))
+        if abs(prior_dot) >= 0.5:
+            return 1 if prior_dot > 0 else -1
+        # Toes pitching up is negative rate about y (left): the long swing lobes are negative.
+        pos, neg = self._lobes_pos, self._lobes_neg
+        if pos.count >= 5 and neg.count >= 5:
+            pos_mean, neg_mean = pos.samples / pos.count, neg.samples / neg.count
+            if neg_mean > 1.4 * pos_mean:
+                return 1
+            if pos_mean > 1.4 * neg_mean:
+                return -1
+        return 1 if prior_dot >= 0 else -1
+
+    def _rebuild(self) -> bool:
+        z = self._z
+        if not self._clusters and abs(float(np.dot(self._y, self.prior[2]))) > 0.5:
+            # The swing axis lies along the prior's vertical: the strap is far off nominal and
+            # no flat standing has been seen yet. The mean specific force over the swings,
+            # made perpendicular to the swing axis, is the best vertical we have.
+            mean = self._acc_sum - np.dot(self._acc_sum, self._y) * self._y
+            if np.linalg.norm(mean) > 0:
+                z = mean / np.linalg.norm(mean)
+        new = orthonormal(self._y, z)
+        # Ignore refinements under a degree: each change is a (small) step in every angle.
+        cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
+        if math.degrees(math.acos(max(-1.0, min(1.0, cos)))) < MIN_CHANGE_DEG:
+            return False
+        self.rotation = new
+        return True

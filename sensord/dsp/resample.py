@@ -1,0 +1,208 @@
+"""Resampling onto the pipeline's fixed 50 Hz grid, with gap handling.
+
+Wearables deliver 25-400 Hz with jitter and lost packets. Every later stage runs on one fixed
+grid (sample ``k`` sits at ``t = k * GRID_DT_S``), so filters and detectors have one set of
+constants and block boundaries cannot move anything.
+
+Method: each grid value is the mean of the piecewise-linear input over the grid cell
+``[t_k - dt/2, t_k + dt/2)``, computed from the running (trapezoidal) integral of the input. For
+a faster input that is a boxcar anti-alias filter; for a slower one, linear interpolation. The
+running integral is carried across blocks with the same sequence of additions a single block
+would make, so the output is bit-identical however the input is split.
+
+Gaps: input intervals longer than ``gap_s`` are counted; up to ``bridge_s`` they are bridged (the
+cells inside are interpolated and flagged ``valid=False``); longer ones break the grid: no cell
+is invented inside, and the next cell starts a new segment (its index jumps).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sensord.model import FloatArray
+
+GRID_RATE_HZ: Final = 50.0
+GRID_DT_S: Final = 1.0 / GRID_RATE_HZ
+#: A time step going backwards by more than this is a clock reset, not a stray sample.
+CLOCK_RESET_S: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class GridChunk:
+    """Consecutive grid samples of one unbroken segment.
+
+    ``k0`` is the absolute grid index of the first sample (time ``k0 * GRID_DT_S``);
+    ``acc_m_s2``/``gyro_rad_s`` are (n, 3); ``valid`` (n,) is False where a gap was bridged.
+    """
+
+    k0: int
+    acc_m_s2: FloatArray
+    gyro_rad_s: FloatArray
+    valid: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.acc_m_s2.shape[0])
+
+    @property
+    def t_s(self) -> FloatArray:
+        return (self.k0 + np.arange(len(self), dtype=np.float64)) * GRID_DT_S
+
+
+@dataclass(slots=True)
+class ResamplerStats:
+    """Counters for the stream-health view (all since the pipeline started)."""
+
+    samples_in: int = 0
+    samples_dropped: int = 0  # out of order or repeated timestamps
+    gaps: int = 0  # input intervals longer than gap_s
+    gap_s: float = 0.0  # total time inside those intervals
+    breaks: int = 0  # gaps too long to bridge
+    clock_resets: int = 0
+
+
+class Resampler:
+    """Streaming resampler onto the 50 Hz grid (see the module docstring)."""
+
+    def __init__(self, *, gap_s: float = 0.1, bridge_s: float = 0.5) -> None:
+        self._gap_s = gap_s
+        self._bridge_s = bridge_s
+        self.stats = ResamplerStats()
+        # The last accepted input sample and the running integral at it (None: no segment yet).
+        self._t_last = -math.inf
+        self._v_last: FloatArray | None = None
+        self._c_last: FloatArray = np.zeros(6)
+        self._k_next = 0  # next grid cell to emit in the current segment
+        self._c_left: FloatArray | None = None  # running integral at that cell's left edge
+
+    def feed(
+        self, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray
+    ) -> list[GridChunk]:
+        """Consumes input samples; returns the grid cells that became complete."""
+        n = t_s.shape[0]
+        if n == 0:
+            return []
+        self.stats.samples_in += n
+        # Channel-major (6, n): running sums along contiguous rows are several times faster.
+        values = np.concatenate((acc_m_s2.T, gyro_rad_s.T))
+        out: list[GridChunk] = []
+        lo = 0
+        while lo < n:
+            t = t_s[lo:]
+            # A step back by more than CLOCK_RESET_S restarts the stream at that sample.
+            hi = n
+            if float(t.min()) < self._t_last - CLOCK_RESET_S or (
+                    t.shape[0] > 1 and float(np.diff(t).min()) < -CLOCK_RESET_S):
+                running = np.maximum.accumulate(np.concatenate(([self._t_last], t)))[:-1]
+                resets = np.flatnonzero(running - t > CLOCK_RESET_S)
+                hi = lo + int(resets[0]) if resets.size else n
+            self._feed_monotonic(t_s[lo:hi], values[:, lo:hi], out)
+            if hi < n:
+                self.stats.clock_resets += 1
+                self._end_segment()
+                self._t_last = -math.inf
+            lo = hi
+        return out
+
+    def _feed_monotonic(self, t: FloatArray, v: FloatArray, out: list[GridChunk]) -> None:
+        """Feeds samples (``v`` channel-major (6, n)) with no clock reset among them."""
+        steps = np.diff(t)
+        if t[0] <= self._t_last or (steps.size and float(steps.min()) <= 0.0):
+            running = np.maximum.accumulate(np.concatenate(([self._t_last], t)))[:-1]
+            keep = t > running
+            self.stats.samples_dropped += int(keep.size - np.count_nonzero(keep))
+            t, v = t[keep], v[:, keep]
+        while t.shape[0]:
+            if self._v_last is None:
+                self._start_segment(float(t[0]), v[:, 0])
+                t, v = t[1:], v[:, 1:]
+                continue
+            tt = np.concatenate(([self._t_last], t))
+            vv = np.concatenate((self._v_last[:, None], v), axis=1)
+            dt = np.diff(tt)
+            stop = dt.shape[0]
+            if float(dt.max()) > self._gap_s:
+                breaks = np.flatnonzero(dt > self._bridge_s)
+                stop = int(breaks[0]) if breaks.size else dt.shape[0]
+                inside = dt[:stop]
+                long_gaps = inside > self._gap_s
+                self.stats.gaps += int(np.count_nonzero(long_gaps))
+                self.stats.gap_s += float(inside[long_gaps].sum())
+            self._emit(tt[: stop + 1], vv[:, : stop + 1], dt[:stop], out)
+            if stop == dt.shape[0]:
+                return
+            self.stats.gaps += 1
+            self.stats.gap_s += float(dt[stop])
+            self.stats.breaks += 1
+            self._end_segment()
+            t, v = t[stop:], v[:, stop:]
+
+    def _start_segment(self, t0: float, v0: FloatArray) -> None:
+        self._t_last = t0
+        self._v_last = v0.copy()
+        self._c_last = np.zeros(6)
+        self._k_next = math.ceil(t0 / GRID_DT_S + 0.5)
+        self._c_left = None
+
+    def _end_segment(self) -> None:
+        self._v_last = None
+        self._c_last = np.zeros(6)
+        self._c_left = None
+
+    def _emit(self, tt: FloatArray, vv: FloatArray, dt: FloatArray, out: list[GridChunk]) -> None:
+        """Emits the complete grid cells covered by samples ``tt`` (tt[0] is the carried one);
+        ``vv`` is channel-major (6, n)."""
+        if tt.shape[0] < 2:
+            return
+        increments = dt * (vv[:, 1:] + vv[:, :-1]) * 0.5
+        cum = np.cumsum(np.concatenate((self._c_last[:, None], increments), axis=1), axis=1)
+        if self._c_left is None:
+            # The segment's first left edge lies at or after its first sample: integrate up to
+            # it as soon as a sample beyond it arrives (later calls no longer hold the interval).
+            left = (self._k_next - 0.5) * GRID_DT_S
+            if tt[-1] < left:
+                self._carry(tt, vv, cum)
+                return
+            self._c_left = self._integral_at(np.array([left]), tt, vv, dt, cum)[:, 0]
+        k_last = math.floor(tt[-1] / GRID_DT_S - 0.5)
+        if k_last >= self._k_next:
+            # Right edges of the new cells; the first left edge is the previous right edge.
+            ks = np.arange(self._k_next, k_last + 1, dtype=np.float64)
+            c_right = self._integral_at((ks + 0.5) * GRID_DT_S, tt, vv, dt, cum)
+            c_edges = np.concatenate((self._c_left[:, None], c_right), axis=1)
+            cells = np.diff(c_edges, axis=1) * GRID_RATE_HZ
+            if float(dt.max()) > self._gap_s:
+                cidx = np.searchsorted(tt, ks * GRID_DT_S, side="right") - 1
+                cidx = np.minimum(np.maximum(cidx, 0), dt.shape[0] - 1)
+                valid = dt[cidx] <= self._gap_s
+            else:
+                valid = np.ones(ks.shape[0], dtype=bool)
+            out.append(GridChunk(
+                self._k_next, np.ascontiguousarray(cells[:3].T),
+                np.ascontiguousarray(cells[3:].T), valid,
+            ))
+            self._k_next = k_last + 1
+            self._c_left = c_edges[:, -1].copy()
+        self._carry(tt, vv, cum)
+
+    def _carry(self, tt: FloatArray, vv: FloatArray, cum: FloatArray) -> None:
+        self._t_last = float(tt[-1])
+        self._v_last = vv[:, -1].copy()
+        self._c_last = cum[:, -1].copy()
+
+    @staticmethod
+    def _integral_at(
+        edges: FloatArray, tt: FloatArray, vv: FloatArray, dt: FloatArray, cum: FloatArray
+    ) -> FloatArray:
+        """The running integral at ``edges`` (all inside ``[tt[0], tt[-1]]``), shape (6, m)."""
+        idx = np.searchsorted(tt, edges, side="right") - 1
+        idx = np.minimum(np.maximum(idx, 0), tt.shape[0] - 2)
+        h = edges - tt[idx]
+        frac = h / dt[idx]
+        v0 = vv[:, idx]
+        result: FloatArray = cum[:, idx] + h * (v0 + (v0 + frac * (vv[:, idx + 1] - v0))) * 0.5
+        return result
