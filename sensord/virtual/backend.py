@@ -237,13 +237,11 @@ class BumbleClient(BaseBleakClient):
         """Our caller gave up mid-connect: cancel the controller's attempt, drop a late link."""
         device = self._central.device
         try:
-            await asyncio.wait_for(
-                device.send_sync_command(hci.HCI_LE_Create_Connection_Cancel_Command()),
-                _DISCONNECT_TIMEOUT_S,
-            )
-            for connection in list(device.connections.values()):
-                if connection.peer_address == address:
-                    await asyncio.wait_for(connection.disconnect(), _DISCONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_DISCONNECT_TIMEOUT_S):
+                await device.send_sync_command(hci.HCI_LE_Create_Connection_Cancel_Command())
+                for connection in list(device.connections.values()):
+                    if connection.peer_address == address:
+                        await connection.disconnect()
         except (TimeoutError, core.BaseBumbleError, hci.HCI_Error) as exc:
             logger.debug("releasing a cancelled connect to %s failed: %s", address, exc)
 
@@ -271,7 +269,8 @@ class BumbleClient(BaseBleakClient):
         if connection is None:
             return
         try:
-            await asyncio.wait_for(connection.disconnect(), _DISCONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_DISCONNECT_TIMEOUT_S):
+                await connection.disconnect()
         except TimeoutError:
             logger.warning("bumble backend: disconnect from %s timed out", self.address)
         except (core.BaseBumbleError, hci.HCI_Error) as exc:

@@ -93,7 +93,8 @@ class BumbleCentral:
         device = Device(name=name, address=random_static_address(), host=host)
         device.command_timeout = _COMMAND_TIMEOUT_S
         try:
-            await asyncio.wait_for(device.power_on(), _COMMAND_TIMEOUT_S)
+            async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                await device.power_on()
         except (TimeoutError, core.BaseBumbleError) as exc:
             await stack.aclose()
             raise BleakError(f"bumble adapter {name!r} did not power on: {exc}") from exc
@@ -108,7 +109,8 @@ class BumbleCentral:
         if not self._lost:
             for connection in list(self.device.connections.values()):
                 try:
-                    await asyncio.wait_for(connection.disconnect(), _COMMAND_TIMEOUT_S)
+                    async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                        await connection.disconnect()
                 except (TimeoutError, core.BaseBumbleError) as exc:
                     logger.debug("closing %s: disconnect failed: %s", self.name, exc)
             if self.device.is_scanning:
@@ -136,7 +138,8 @@ class BumbleCentral:
 
     async def _command(self, step: Awaitable[Any], what: str) -> None:
         try:
-            await asyncio.wait_for(step, _COMMAND_TIMEOUT_S)
+            async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                await step
         except TimeoutError as exc:
             raise BleakError(f"bumble adapter {self.name!r}: {what} timed out") from exc
         except core.BaseBumbleError as exc:
@@ -185,7 +188,8 @@ class BumbleCentral:
 
         await self.add_scan_listener(listener)
         try:
-            return await asyncio.wait_for(found, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await found
         except TimeoutError:
             return None
         finally:

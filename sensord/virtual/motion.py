@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -37,6 +37,15 @@ class MotionSource:
     acc_m_s2: FloatArray
     gyro_rad_s: FloatArray
     period_s: float
+    #: Interpolation table: the sample times plus the loop's end, and the six channels with the
+    #: first sample repeated there (built once; the wearable samples per packet).
+    _knots_s: FloatArray = field(init=False, repr=False, compare=False)
+    _table: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        channels = np.hstack((self.acc_m_s2, self.gyro_rad_s))
+        object.__setattr__(self, "_knots_s", np.append(self.t_s, self.period_s))
+        object.__setattr__(self, "_table", np.vstack((channels, channels[:1])))
 
     @classmethod
     def from_block(cls, name: str, block: ImuBlock) -> MotionSource:
@@ -46,6 +55,8 @@ class MotionSource:
         # Recordings may repeat a time stamp; interpolation needs strictly increasing times.
         keep = np.concatenate(([True], np.diff(block.t_s) > 0))
         t = block.t_s[keep] - block.t_s[0]
+        if t.shape[0] < 2:
+            raise InputError(f"motion {name!r} needs at least two distinct sample times")
         period = float(t[-1] + np.median(np.diff(t)))
         return cls(name, t, block.acc_m_s2[keep].copy(), block.gyro_rad_s[keep].copy(), period)
 
@@ -73,17 +84,20 @@ class MotionSource:
         return cls.from_block("ankle-pumps", ImuBlock.from_arrays(t, acc, gyro))
 
     def sample(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Accelerometer and gyroscope (each (n, 3)) at the instants ``t_s`` (n,), looping."""
-        t = np.mod(np.asarray(t_s, dtype=np.float64), self.period_s)
-        acc = np.empty((t.shape[0], 3))
-        gyro = np.empty((t.shape[0], 3))
-        for axis in range(3):
-            acc[:, axis] = np.interp(t, self.t_s, self.acc_m_s2[:, axis], period=self.period_s)
-            gyro[:, axis] = np.interp(
-                t, self.t_s, self.gyro_rad_s[:, axis], period=self.period_s
-            )
-        return acc, gyro
+        """Accelerometer and gyroscope (each (n, 3)) at the instants ``t_s`` (n,), looping.
 
+        Linear interpolation of all six channels with one search (numpy's periodic ``interp``
+        sorts the source on every call, which the wearable cannot afford per packet).
+        """
+        t = np.mod(np.asarray(t_s, dtype=np.float64), self.period_s)
+        knots = self._knots_s
+        values = self._table
+        right = np.clip(np.searchsorted(knots, t, side="right"), 1, knots.shape[0] - 1)
+        left = right - 1
+        span = knots[right] - knots[left]
+        weight = ((t - knots[left]) / span)[:, None]
+        out = values[left] * (1.0 - weight) + values[right] * weight
+        return np.ascontiguousarray(out[:, :3]), np.ascontiguousarray(out[:, 3:])
 
 def load_motion(spec: str | None) -> MotionSource:
     """The motion a ``--motion`` argument names: a recording file, ``routine`` (the simulated

@@ -75,6 +75,7 @@ class WearableStats:
     corrupted: int = 0
     truncated: int = 0
     rejected_writes: int = 0
+    overflowed: int = 0
 
 
 @dataclass(slots=True)
@@ -98,7 +99,9 @@ class SentLog:
 class VirtualWearable:
     """One virtual wearable on a ``LocalLink``. Use as ``async with`` (or ``start``/``close``)
     inside the running loop. ``speed`` > 1 streams faster than real time (the motion clock and
-    the sample clock both run ``speed`` times faster)."""
+    the sample clock both run ``speed`` times faster). ``fifo_s`` is how far (real seconds) the
+    device may fall behind its sample clock before its FIFO overflows and the oldest samples
+    are lost (logged in ``sent`` as not delivered, counted in ``stats.overflowed``)."""
 
     def __init__(
         self,
@@ -115,6 +118,7 @@ class VirtualWearable:
         advertising_interval_ms: float = 25.0,
         notify_interval_s: float = 0.05,
         supervision_timeout_s: float = 2.0,
+        fifo_s: float = 1.0,
         seed: int | None = None,
     ) -> None:
         if speed <= 0:
@@ -131,6 +135,7 @@ class VirtualWearable:
         self.advertising_interval_ms = advertising_interval_ms
         self.notify_interval_s = notify_interval_s
         self.supervision_timeout_s = supervision_timeout_s
+        self.fifo_s = fifo_s
         self.faults = Faults()
         self.stats = WearableStats()
         self.sent = SentLog()
@@ -147,7 +152,12 @@ class VirtualWearable:
         self._tasks: set[asyncio.Task[None]] = set()
         self._power_on_s = 0.0
         self._streams = 0
-        self._advertising, self._scan_response = build_advertising(name, profile.service_uuid)
+        self._restart = False
+        self._subscribed: set[str] = set()
+        self._data_uuids = {u.lower() for u in profile.notify_uuids}
+        # Some devices advertise another service than the one carrying the data (Thingy:52).
+        advertised = (*profile.scan_uuids, profile.service_uuid)[0]
+        self._advertising, self._scan_response = build_advertising(name, advertised)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -166,9 +176,11 @@ class VirtualWearable:
         )
         device.add_services(table.services)
         device.on(Device.EVENT_CONNECTION, self._on_connection)
+        device.on("characteristic_subscription", self._on_subscription)
         self._device = device
         self._table = table
-        await asyncio.wait_for(device.power_on(), _COMMAND_TIMEOUT_S)
+        async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+            await device.power_on()
         self._power_on_s = asyncio.get_running_loop().time()
         await self._advertise()
         self._spawn(self._stream(), "stream")
@@ -178,6 +190,12 @@ class VirtualWearable:
         if self._closed:
             return
         self._closed = True
+        self._wake.set()
+        # HCI commands in flight (advertising, disconnects) must finish: bumble's host cannot
+        # take a reply to a command whose waiter was cancelled. Timers and the sampler can go.
+        busy = [t for t in self._tasks if t.get_name().endswith(("-advertise", "-respond"))]
+        if busy:
+            await asyncio.wait(busy, timeout=_COMMAND_TIMEOUT_S)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -224,11 +242,18 @@ class VirtualWearable:
 
     @property
     def streaming(self) -> bool:
-        return self._connection is not None and self.emulator.streaming and not self._away
+        """Sending samples: connected, in range, the central subscribed to the data and the
+        device started (devices without a start command stream whenever subscribed)."""
+        return (
+            self._connection is not None
+            and not self._away
+            and bool(self._subscribed & self._data_uuids)
+            and self.emulator.streaming
+        )
 
     @property
     def streams(self) -> int:
-        """How many times the central started the stream."""
+        """How many streams have started (the ``stream`` numbers of ``sent``, from 1)."""
         return self._streams
 
     def motion_now_s(self) -> float:
@@ -240,15 +265,13 @@ class VirtualWearable:
         async with self._advertising_lock:
             if device is None or self._away or self._closed or self._connection is not None:
                 return
-            await asyncio.wait_for(
-                device.start_advertising(
+            async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                await device.start_advertising(
                     advertising_data=self._advertising,
                     scan_response_data=self._scan_response,
                     advertising_interval_min=self.advertising_interval_ms,
                     advertising_interval_max=self.advertising_interval_ms,
-                ),
-                _COMMAND_TIMEOUT_S,
-            )
+                )
 
     async def _stop_advertising(self) -> None:
         device = self._device
@@ -256,7 +279,8 @@ class VirtualWearable:
             if device is None:
                 return
             with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error, TimeoutError):
-                await asyncio.wait_for(device.stop_advertising(), _COMMAND_TIMEOUT_S)
+                async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                    await device.stop_advertising()
 
     def _on_connection(self, connection: Connection) -> None:
         if self._away or self._closed:
@@ -268,9 +292,24 @@ class VirtualWearable:
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         logger.debug("virtual wearable %s: connected", self.name)
 
+    def _on_subscription(
+        self, bearer: Any, characteristic: Any, notify: bool, indicate: bool
+    ) -> None:
+        del bearer
+        uuid = characteristic.uuid.to_hex_str("-").lower()
+        was = self.streaming
+        if notify or indicate:
+            self._subscribed.add(uuid)
+        else:
+            self._subscribed.discard(uuid)
+        if self.streaming and not was:
+            self._restart = True
+        self._wake.set()
+
     def _on_disconnection(self, reason: int) -> None:
         logger.debug("virtual wearable %s: disconnected (0x%02X)", self.name, reason)
         self._connection = None
+        self._subscribed.clear()
         self.emulator.on_disconnect()
         self._wake.set()
         if not self._closed:
@@ -278,7 +317,8 @@ class VirtualWearable:
 
     async def _disconnect(self, connection: Connection, reason: int) -> None:
         with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error, TimeoutError):
-            await asyncio.wait_for(connection.disconnect(reason), _COMMAND_TIMEOUT_S)
+            async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                await connection.disconnect(reason)
 
     # --- GATT callbacks ------------------------------------------------------------------------
 
@@ -301,7 +341,7 @@ class VirtualWearable:
             self.stats.rejected_writes += 1
             raise reject_write(str(exc)) from exc
         if self.emulator.streaming and not was_streaming:
-            self._streams += 1
+            self._restart = True  # a start command: the device numbers samples afresh
         if responses:
             self._spawn(self._send(responses), "respond")
         self._wake.set()
@@ -323,9 +363,12 @@ class VirtualWearable:
 
     def samples_per_notification(self) -> int:
         """Samples per packet: what fits the MTU, and no more than ``notify_interval_s`` worth
-        (firmware sends at least that often so latency stays low at low rates)."""
+        (firmware sends at least that often so latency stays low at low rates), except for
+        devices that always fill their packets."""
         mtu = self._connection.att_mtu if self._connection is not None else 23
         fits = self.emulator.samples_per_notification(mtu)
+        if self.emulator.fixed_batch:
+            return fits
         wanted = max(1, round(self.emulator.rate_hz * self.notify_interval_s))
         return max(1, min(fits, wanted))
 
@@ -334,17 +377,17 @@ class VirtualWearable:
         loop = asyncio.get_running_loop()
         next_real_s: float | None = None
         next_motion_s = 0.0
-        stream_id = -1
         while True:
             if not self.streaming:
                 next_real_s = None
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if next_real_s is None or stream_id != self._streams:
+            if next_real_s is None or self._restart:
+                self._restart = False
+                self._streams += 1
                 next_real_s = loop.time()
                 next_motion_s = self.motion_now_s()
-                stream_id = self._streams
             rate_hz = self.emulator.rate_hz * self.faults.rate_scale
             n = self.samples_per_notification()
             due_s = next_real_s + (n - 1) / (rate_hz * self.speed)
@@ -352,8 +395,25 @@ class VirtualWearable:
             if delay_s > 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay_s)
+                    async with asyncio.timeout(delay_s):
+                        await self._wake.wait()
                 continue  # re-check state; the due time is unchanged
+            behind_s = -delay_s
+            if behind_s > self.fifo_s:
+                # The device's FIFO overflowed while the link could not keep up: the oldest
+                # samples are gone, as on real firmware.
+                skipped = int(behind_s * rate_hz * self.speed)
+                lost_times = next_motion_s + np.arange(skipped) / rate_hz
+                self.sent.motion_t_s.append(lost_times)
+                self.sent.delivered.append(False)
+                self.sent.stream.append(self._streams)
+                self.stats.overflowed += skipped
+                next_real_s += skipped / (rate_hz * self.speed)
+                next_motion_s += skipped / rate_hz
+                logger.warning(
+                    "virtual wearable %s: %d samples lost to FIFO overflow (%.2f s behind)",
+                    self.name, skipped, behind_s,
+                )
             times = next_motion_s + np.arange(n) / rate_hz
             next_real_s += n / (rate_hz * self.speed)
             next_motion_s += n / rate_hz
@@ -362,8 +422,11 @@ class VirtualWearable:
             delivered = await self._transmit(notifications)
             self.sent.motion_t_s.append(times)
             self.sent.delivered.append(delivered)
-            self.sent.stream.append(stream_id)
+            self.sent.stream.append(self._streams)
             self.stats.samples += n
+            # Sending never waits in bumble: yield, or a wearable that fell behind its schedule
+            # would starve the loop while it catches up.
+            await asyncio.sleep(0)
 
     async def _transmit(self, notifications: list[Notification]) -> bool:
         """Sends packets through the fault model; True if all went out intact."""
