@@ -132,7 +132,7 @@ class BumbleCentral:
             raise BleakError(f"bumble adapter {self.name!r} is closed")
 
     def _on_flush(self) -> None:
-        if not self._lost:
+        if not self._lost and not self._closed:
             logger.warning("bumble adapter %s: HCI transport lost", self.name)
         self._lost = True
 

@@ -256,3 +256,36 @@ async def test_two_wearables_stream_at_once_on_one_adapter(
     assert healths[0].address != healths[1].address
     assert_equals_motion(run_left.received(), left)
     assert_equals_motion(run_right.received(), right)
+
+
+@pytest.mark.asyncio
+async def test_a_wearable_gone_for_thirty_seconds_is_waited_for_without_busy_looping(
+    central: BumbleCentral, wearable: VirtualWearable
+) -> None:
+    """Real time: out of range for 30 s (the link ends by supervision timeout), then back."""
+    wearable_link = _link(central, wearable.name)
+    async with running(wearable_link) as run:
+        await run.samples_at_least(100, timeout_s=5)
+        before = wearable_link.health()
+        gone_at = time.monotonic()
+        await wearable.vanish(30.0)
+        await wait_until(lambda: wearable_link.state != LinkState.STREAMING, timeout_s=5)
+        lost_after_s = time.monotonic() - gone_at
+        samples = run.samples
+        await run.until(lambda r: r.samples > samples, timeout_s=45)
+        back_after_s = time.monotonic() - gone_at
+        after = wearable_link.health()
+    scans = after.scans - before.scans
+    attempts = after.connect_attempts - before.connect_attempts
+    print(f"lost after {lost_after_s:.2f} s, streaming again after {back_after_s:.2f} s, "
+          f"{scans} scans and {attempts} connect attempts while away")
+    assert 1.5 < lost_after_s < 3.0  # the supervision timeout, not the 5 s stale watchdog
+    # Scans of 2 s with waits of 1, 2, 4, 5, 5... s: a handful in 30 s, never a busy loop.
+    assert 4 <= scans <= 10
+    assert attempts == 1  # no connect is tried until the wearable is seen again
+    # Back within one capped wait (5 s + 20 % jitter) and a scan of it being back.
+    assert 30.0 < back_after_s < 30.0 + 6.0 + 1.0
+    assert after.reconnects == before.reconnects + 1
+    gap = wearable_link.gaps()[-1]
+    assert gap.cause == "reconnect"
+    assert gap.duration_s == pytest.approx(back_after_s, abs=1.0)
