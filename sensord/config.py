@@ -133,6 +133,11 @@ class MqttConfig:
     tls_insecure: bool = False
     publish_raw: bool = False
     activity_max_hz: float = field(default=4.0, metadata=_check(_positive))
+    #: Reconnects wait between these bounds (doubling, with jitter).
+    reconnect_min_s: float = field(default=1.0, metadata=_check(_positive))
+    reconnect_max_s: float = field(default=30.0, metadata=_check(_positive))
+    #: How often status and bridge state are published (Home Assistant expires status after 3x).
+    status_interval_s: float = field(default=10.0, metadata=_check(_positive))
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,3 +217,18 @@ class LinkState(StrEnum):
     STREAMING = "streaming"
     BACKOFF = "backoff"
     STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class WearableStatus:
+    """A wearable's link health, as its status topic shows it; ``None`` where not known.
+
+    ``rate_hz`` is the achieved sample rate, ``loss_pct`` the share of expected samples that did
+    not arrive (0-100), ``battery_pct`` 0-100, ``rssi_dbm`` the received signal strength.
+    """
+
+    link: LinkState = LinkState.IDLE
+    battery_pct: float | None = None
+    rssi_dbm: float | None = None
+    rate_hz: float | None = None
+    loss_pct: float | None = None

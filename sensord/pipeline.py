@@ -31,7 +31,7 @@ from sensord.routine import DEFAULT_ROUTINE, Routine
 
 #: Input is buffered until it spans this much time, then processed at once: small live blocks
 #: cost one pass per HOP_S instead of one per notification.
-HOP_S: Final = 0.2
+HOP_S: Final = 0.3
 #: Large inputs are processed this many samples at a time: arrays that stay in cache are
 #: several times faster than one huge pass (and the result is the same either way).
 CHUNK_SAMPLES: Final = 4096
@@ -84,8 +84,13 @@ class Pipeline:
         self._frontend = FrontEnd(self.config.placement)
         self._gait = GaitDetector()
         self._toe_walk = ToeWalkTracker()
-        # One excursion detector serves both hold exercises; each classifies its own reps.
-        self._excursions = ExcursionDetector(start_deg=1.5, end_deg=1.5)
+        # Point-hold-return movements: toes down for flexion, forefoot up for presses.
+        self._flexions = ExcursionDetector(
+            start_deg=2.0, end_deg=1.5, min_amplitude_deg=plantar_flexion.MIN_AMPLITUDE_DEG,
+            max_amplitude_deg=plantar_flexion.MAX_AMPLITUDE_DEG, direction=-1)
+        self._presses = ExcursionDetector(
+            start_deg=0.8, end_deg=0.6, min_amplitude_deg=toe_press.MIN_AMPLITUDE_DEG,
+            max_amplitude_deg=toe_press.MAX_AMPLITUDE_DEG, direction=1)
         self._circles = CircleDetector()
         self._recognizer = Recognizer(self.config.routine)
         self._visible = VISIBLE[self.config.placement]
@@ -157,16 +162,17 @@ class Pipeline:
     def _run_chunk(self, chunk: GridChunk, items: list[_Item]) -> None:
         """Runs the front end and the detectors over one grid chunk, collecting candidates."""
         for features in self._frontend.feed(chunk):
-            if features.new_segment:
-                self._excursions.reset()
             self._horizon_s = float(features.t_s[-1])
             items.extend(_Item(s.t_known, 0, s) for s in self._gait.update(features))
-            for excursion in self._excursions.update(features):
-                for classify in (plantar_flexion.classify, toe_press.classify):
+            for order, detector, classify in (
+                (1, self._flexions, plantar_flexion.classify),
+                (2, self._presses, toe_press.classify),
+            ):
+                for excursion in detector.update(features):
                     candidate = classify(excursion)
-                    if candidate is not None and excursion.valid:
-                        items.append(_Item(candidate.t_known, 1, candidate))
-            items.extend(_Item(c.t_known, 2, c) for c in self._circles.update(features))
+                    if candidate is not None:
+                        items.append(_Item(candidate.t_known, order, candidate))
+            items.extend(_Item(c.t_known, 3, c) for c in self._circles.update(features))
 
     def _dispatch(self, payload: RepCandidate | Circle | Stride) -> list[Event]:
         if isinstance(payload, Stride):
@@ -197,7 +203,10 @@ class Pipeline:
     def _update_state(self) -> None:
         if np.isnan(self._horizon_s):
             return
-        self._state = self._recognizer.state(self._horizon_s, self._excursions.running_hold_s())
+        hold = self._flexions.running_hold_s()
+        if hold is None:
+            hold = self._presses.running_hold_s()
+        self._state = self._recognizer.state(self._horizon_s, hold)
 
 
 def analyze(block: ImuBlock, config: PipelineConfig | None = None) -> list[Event]:

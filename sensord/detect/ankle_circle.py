@@ -148,7 +148,7 @@ class CircleDetector:
                 started = np.flatnonzero(last_active == idx)
                 if not started.size:
                     self._scan = hi
-                    break
+                    continue
                 first = lo + int(started[0])
                 self._episode = _Episode(
                     ref=first, ref_phase=float(h.get("phase", first, first + 1)[0]),
@@ -174,7 +174,7 @@ class CircleDetector:
                     self._scan = lo + idle_at
                     continue
                 self._scan = hi
-                break
+                continue
             signed = ep.direction * rel
             running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
             done = np.flatnonzero(signed >= 2 * math.pi)
@@ -186,11 +186,11 @@ class CircleDetector:
             ]
             pending = [e for e in events if e is not None]
             if not pending:
-                ep.extreme = float(running[-1])
-                ep.extreme_at = lo + int(np.argmax(signed)) if signed.max() >= ep.extreme else (
-                    ep.extreme_at)
+                best = int(np.argmax(signed))
+                if float(signed[best]) > ep.extreme:
+                    ep.extreme, ep.extreme_at = float(signed[best]), lo + best
                 self._scan = hi
-                break
+                continue
             at, kind = min(pending)
             if kind == 0:
                 end = lo + at
@@ -231,8 +231,9 @@ class CircleDetector:
             float(h.get("fast", start, end + 1).max()) <= MAX_SPEED_RAD_S
             and float(h.get("impact", start, end + 1).max()) <= MAX_IMPACT_M_S2
         )
-        valid = complete and smooth and bool(h.get("valid", start, end + 1).min() > 0.5) and (
-            MIN_CIRCLE_S <= duration <= MAX_CIRCLE_S)
+        # Samples bridged over a short gap (lost packets) are fine: the phase of a turn
+        # survives a tenth of a second of interpolation; longer gaps restart the detector.
+        valid = complete and smooth and MIN_CIRCLE_S <= duration <= MAX_CIRCLE_S
         return Circle(
             t_start=start * GRID_DT_S,
             t_end=end * GRID_DT_S,

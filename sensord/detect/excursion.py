@@ -17,7 +17,7 @@ from typing import Final
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, RotationLog, pitch_deg
+from sensord.dsp.history import History, RotationLog, median, pitch_deg
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
 from sensord.model import FloatArray
 
@@ -27,8 +27,18 @@ BASELINE_STEADY_DEG: Final = 1.5  # the baseline window's pitch range must stay 
 _KEEP: Final = 3000  # 60 s: the longest excursion we follow
 #: Searches look this far ahead at a time, so batch work stays linear in the samples.
 SPAN: Final = 500
-HOLD_TOL_FRACTION: Final = 0.1
-HOLD_TOL_MIN_DEG: Final = 0.4
+HOLD_TOL_FRACTION: Final = 0.25
+MIN_SAMPLES: Final = 30  # 0.6 s: the quickest point-and-return we report
+MAX_START_RATE_RAD_S: Final = 3.0
+#: Plateaus inside an excursion (re-anchoring): steady for this long, and this far apart.
+PLATEAU_LEN: Final = 21
+WRONG_WAY_DEG: Final = 3.0
+TURN_WINDOW: Final = 250
+#: Gaps up to this many samples (2 s) are bridged with unknown samples instead of a restart.
+MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start without settling
+REANCHOR_MIN_DEG: Final = 5.0
+REANCHOR_FRACTION: Final = 0.3
+HOLD_TOL_MIN_DEG: Final = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +64,28 @@ class Excursion:
     valid: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Back:
+    """The last excursion's return: the next rep may start before the foot settles home."""
+
+    end: int
+    home: float
+    roll: float
+    rotation: FloatArray
+    amplitude: float
+
+
 @dataclass(slots=True)
 class _Open:
     start: int  # first sample beyond start_deg
     baseline: float
     roll: float
     rotation: FloatArray  # the mounting estimate the whole excursion is measured through
+    opened: int = -1  # where the first (before any re-anchoring) excursion began
+
+    def __post_init__(self) -> None:
+        if self.opened < 0:
+            self.opened = self.start
 
 
 class ExcursionDetector:
@@ -67,8 +93,14 @@ class ExcursionDetector:
 
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
-        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 40.0,
+        hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
+        direction: int = 0, max_amplitude_deg: float = 180.0,
     ) -> None:
+        #: Moving further than this is not the exercise (a change of posture): give up at once.
+        self.max_amplitude_deg = max_amplitude_deg
+        #: +1: only excursions that raise the pitch (toes up); -1: only lowering; 0: both. A
+        #: one-way detector cannot lock onto the held pose as its home and count the returns.
+        self.direction = direction
         self.start_deg = start_deg
         self.end_deg = end_deg
         self.end_fraction = end_fraction
@@ -79,11 +111,13 @@ class ExcursionDetector:
         self._rotations = RotationLog()
         self._scan = 0
         self._open: _Open | None = None
+        self._back: _Back | None = None
 
     def reset(self) -> None:
         self._history = History(keep=_KEEP)
         self._rotations.reset()
         self._open = None
+        self._back = None
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -104,9 +138,9 @@ class ExcursionDetector:
         if pitch.shape[0] < 5:
             return None
         recent = pitch[-5:]
-        if recent.max() - recent.min() > self.hold_tol_deg:
+        if np.isnan(recent).any() or recent.max() - recent.min() > self.hold_tol_deg:
             return None
-        level = float(np.median(recent))
+        level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
         outside = np.flatnonzero(away)
         since = int(outside[-1]) + 1 if outside.size else 0
@@ -114,16 +148,28 @@ class ExcursionDetector:
 
     def update(self, features: Features) -> list[Excursion]:
         h = self._history
-        if features.new_segment or h.k_end != features.k0:
-            h.reset(features.k0)
-            self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
-            self._open = None
+        if h.k_end != features.k0:
+            gap = features.k0 - h.k_end
+            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
+                # A short gap in the stream (lost packets): the foot is probably still where it
+                # was, so keep following the rep with the missing samples marked unknown (NaN)
+                # rather than dropping a rep that was nearly done.
+                h.append(
+                    h.k_end, pitch=np.full(gap, np.nan), up=np.full((gap, 3), np.nan),
+                    roll=np.full(gap, np.nan), tremor=np.full(gap, np.nan),
+                    valid=np.zeros(gap),
+                )
+            else:
+                h.reset(features.k0)
+                self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
+                self._open = None
+                self._back = None
         h.append(
             features.k0,
             pitch=features.pitch_deg,
             up=features.up_sensor,
             roll=features.roll_deg,
-            tremor=np.sum(features.gyro_rad_s**2, axis=1),
+            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
             valid=features.valid.astype(np.float64),
         )
         self._rotations.extend(features.rotations)
@@ -140,9 +186,28 @@ class ExcursionDetector:
                     break
         keep_from = self._open.start - BASELINE_LAG - BASELINE_LEN if self._open else (
             self._scan - BASELINE_LAG - BASELINE_LEN)
+        if self._back is not None:
+            keep_from = min(keep_from, self._back.end)
         h.trim(keep_from)
         self._rotations.forget_before(h.k_start)
         return found
+
+    def _turnaround(self, lo: int, hi: int) -> int | None:
+        """The first index in ``[lo, hi)`` where, coming back from the last rep, the foot turned
+        and set off on the next one before settling home (short rests between reps)."""
+        back = self._back
+        if back is None or self.direction == 0:
+            return None
+        stop = min(hi, back.end + TURN_WINDOW)
+        if stop <= lo:
+            return None
+        pitch = pitch_deg(self._history.get("up", back.end, stop), back.rotation)
+        into = self.direction * (pitch - back.home)  # how far into a rep, from home
+        closest = np.fmin.accumulate(into)
+        near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
+        turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
+        turned = turned[turned >= lo - back.end]
+        return back.end + int(turned[0]) if turned.size else None
 
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
@@ -150,33 +215,62 @@ class ExcursionDetector:
         while self._scan < h.k_end:
             lo = self._scan
             hi = min(h.k_end, lo + SPAN)
-            span = BASELINE_LAG + BASELINE_LEN
-            pitch = h.get("pitch", lo - span, hi)
-            windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-            # windows[i] is the baseline window of sample lo + i.
-            base = windows[: hi - lo]
-            top = base.max(axis=1)
-            bottom = base.min(axis=1)
-            current = pitch[span:]
-            # Only samples beyond their window's range can be far from its median.
-            maybe = ((top - bottom) < BASELINE_STEADY_DEG) & (
-                (current > bottom + self.start_deg) | (current < top - self.start_deg))
-            for i in np.flatnonzero(maybe).tolist():
-                # A median, not a mean: order statistics are exact, so the level cannot depend
-                # on how many samples are evaluated at once.
-                level = float(np.median(base[i]))
-                if abs(float(current[i]) - level) > self.start_deg:
-                    start = lo + i
-                    roll = float(np.mean(h.get("roll", start - span, start - BASELINE_LAG)))
-                    rotation = self._rotations.at(start)
-                    # The baseline again, through the estimate the excursion is measured with.
-                    window = pitch_deg(
-                        h.get("up", start - span, start - span + BASELINE_LEN), rotation)
-                    self._open = _Open(start, float(np.median(window)), roll, rotation)
+            turn = self._turnaround(lo, hi)
+            if turn is not None:
+                hi = turn  # a steady-baseline start before it still wins
+            # Each sample is judged against its baseline window through one mounting estimate
+            # (the one in force at the sample), so a refined estimate is not a movement.
+            for a, b, rotation in self._rotations.segments(lo, hi):
+                start = self._steady_start(a, b, rotation)
+                if start is not None:
                     self._scan = start + 1
                     return True
+            if turn is not None:
+                back = self._back
+                assert back is not None
+                self._open = _Open(turn, back.home, back.roll, back.rotation)
+                self._back = None
+                self._scan = turn + 1
+                return True
+            if self._back is not None and hi >= self._back.end + TURN_WINDOW:
+                self._back = None
             self._scan = hi
         return False
+
+    def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
+        """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
+        h = self._history
+        span = BASELINE_LAG + BASELINE_LEN
+        pitch = pitch_deg(h.get("up", lo - span, hi), rotation)
+        if pitch.shape[0] < span + (hi - lo):
+            return None
+        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
+        # windows[i] is the baseline window of sample lo + i.
+        base = windows[: hi - lo]
+        top = base.max(axis=1)
+        bottom = base.min(axis=1)
+        current = pitch[span:]
+        # Only samples beyond their window's range can be far from its median; and a held
+        # exercise starts slowly (strides and taps swing far faster).
+        fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
+        rising = current > bottom + self.start_deg
+        falling = current < top - self.start_deg
+        beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
+            rising | falling)
+        maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
+        middle = BASELINE_LEN // 2
+        for i in np.flatnonzero(maybe).tolist():
+            # A median, not a mean: order statistics are exact, so the level cannot depend on
+            # how many samples are evaluated at once.
+            level = float(np.partition(base[i], middle)[middle])
+            away = float(current[i]) - level
+            if abs(away) > self.start_deg and away * self.direction >= 0:
+                start = lo + i
+                roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
+                self._open = _Open(start, level, roll, rotation)
+                self._back = None
+                return start
+        return None
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
@@ -186,23 +280,49 @@ class ExcursionDetector:
         pitch = self._pitch(start, h.k_end)
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
-        amplitude = np.maximum.accumulate(distance)
+        # Only movement the detector's way counts; going well past home the other way means
+        # this was not a rep (a posture change the other way): give it up there.
+        into = offset * self.direction if self.direction else distance
+        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
+        wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
         back[0] = False
         hit = np.flatnonzero(back)
+        too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
+        if too_far.size and (not hit.size or too_far[0] < hit[0]) and (
+                not wrong_way.size or too_far[0] < wrong_way[0]):
+            self._open = None
+            self._scan = start + max(1, int(too_far[0]))
+            return None, True
+        if wrong_way.size and (not hit.size or wrong_way[0] < hit[0]):
+            self._open = None
+            self._scan = start + max(1, int(wrong_way[0]))
+            return None, True
+        limit = int(hit[0]) if hit.size else pitch.shape[0]
+        if self._reanchor(pitch, limit):
+            return None, True
         if hit.size and hit[0] < self.max_samples:
             end = start + int(hit[0])
-            excursion = self._measure(start, end)
+            # Too quick to be a held rep (a stride, a tap): not worth measuring.
+            excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
+            self._back = None if excursion is None else _Back(
+                end, self._open.baseline, self._open.roll, self._open.rotation,
+                float(amplitude[hit[0]]))
             self._open = None
-            # The next baseline must lie wholly after this excursion (else the tail of the
-            # return would look like a new excursion away from the held level).
-            self._scan = end + BASELINE_LAG + BASELINE_LEN
+            self._scan = end + 1
             return excursion, True
-        if pitch.shape[0] >= self.max_samples:
-            # Never came back: a change of posture, not a rep. Look again from here.
+        if h.k_end - self._open.opened >= self.max_samples:
+            # Never came back: a change of posture, not a rep. Look again from where the new
+            # posture first held still (the samples are kept), so reps made from it count.
+            opened = self._open.opened
+            windows = np.lib.stride_tricks.sliding_window_view(
+                self._pitch(opened, h.k_end), PLATEAU_LEN)
+            steady = np.flatnonzero(
+                (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
             self._open = None
-            self._scan = start + self.max_samples
+            self._scan = opened + (
+                int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
@@ -214,28 +334,69 @@ class ExcursionDetector:
             return None, True
         return None, False
 
+    def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
+        """Re-anchors the open excursion when it turns out to have been a change of posture.
+
+        Within the excursion (before ``limit``, the return if any) plateaus form where the
+        pitch stays steady for PLATEAU_LEN samples. A hold may drift, but a next plateau far
+        from the previous one, and not back at the baseline, means the first move was a new
+        posture (sitting down, stretching the leg out) and the movement from that posture is
+        the rep: the excursion starts again from the previous plateau.
+        """
+        assert self._open is not None
+        if limit < 2 * PLATEAU_LEN:
+            return False
+        windows = np.lib.stride_tricks.sliding_window_view(pitch[:limit], PLATEAU_LEN)
+        steady = (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG
+        formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
+        previous: float | None = None
+        previous_at = 0
+        middle = PLATEAU_LEN // 2
+        for i in formed.tolist():
+            level = float(np.partition(windows[i], middle)[middle])
+            if previous is not None:
+                jump = abs(level - previous)
+                needed = max(REANCHOR_MIN_DEG, REANCHOR_FRACTION * abs(
+                    previous - self._open.baseline))
+                home = abs(level - self._open.baseline) <= max(
+                    self.end_deg, self.end_fraction * abs(previous - self._open.baseline))
+                if jump > needed and not home:
+                    after = pitch[previous_at:limit]
+                    left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
+                    if left.size:
+                        start = self._open.start + previous_at + int(left[0])
+                        self._open = _Open(start, previous, self._open.roll, self._open.rotation,
+                                           self._open.opened)
+                        return True
+            previous = level
+            previous_at = i + PLATEAU_LEN
+        return False
+
     def _measure(self, start: int, end: int) -> Excursion:
         assert self._open is not None
         h = self._history
         baseline = self._open.baseline
         pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = int(np.argmax(np.abs(offset)))
+        peak = int(np.nanargmax(np.abs(offset)))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
-        plateau = float(np.median(pitch[deep]))
+        plateau = median(pitch[deep])
         # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
         # proportionate fraction of a 4 degree press.
         tolerance = min(
             self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
-        near = np.abs(pitch - plateau) <= tolerance
+        # Unknown samples (a short gap) inside the plateau count as held.
+        near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
         run_starts = np.flatnonzero(edges == 1)
         run_ends = np.flatnonzero(edges == -1)
-        lengths = run_ends - run_starts
-        best = int(np.argmax(lengths))
-        hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        if run_starts.size:
+            best = int(np.argmax(run_ends - run_starts))
+            hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
+        else:
+            hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
         before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
@@ -253,6 +414,6 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=float(np.sqrt(np.mean(tremor))) if tremor.size else 0.0,
+            tremor_rad_s=float(np.sqrt(np.nanmean(tremor))) if np.isfinite(tremor).any() else 0.0,
             valid=valid,
         )

@@ -12,20 +12,24 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 import numpy as np
 
 from sensord.detect.base import Stride, StrideKind
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, RotationLog, pitch_deg
+from sensord.dsp.history import History, RotationLog, median, pitch_deg
 from sensord.dsp.resample import GRID_DT_S
+from sensord.model import FloatArray
 
 #: The swing lobe: medio-lateral rate below -SWING_ON (toes pitching up) for MIN_LOBE samples
 #: while the foot turns faster than SWING_PEAK in all (a turning step swings partly in yaw).
-SWING_ON_RAD_S: Final = 1.0
-SWING_PEAK_RAD_S: Final = 2.5
-MIN_LOBE: Final = 4
+SWING_ON_RAD_S: Final = 0.8
+SWING_PEAK_RAD_S: Final = 1.8
+MIN_LOBE: Final = 3
+MAX_LOBE: Final = 100  # 2 s: a longer "swing" is not a step
+STUCK_SAMPLES: Final = 3000  # a "swing" running for a minute is a sensor fault
 #: Contact follows the lobe within this many samples.
 CONTACT_SEARCH: Final = 15
 #: Stance: |gyro| below STANCE_RAD_S for STANCE_MIN samples within STANCE_SEARCH after contact.
@@ -37,7 +41,20 @@ STANCE_SEARCH: Final = 20
 DECIDE_AFTER: Final = 40
 STANCE_PITCH_WINDOW: Final = 10
 #: Stance pitch below this (toes down, degrees) means the foot stayed on tiptoe.
-TOE_STANCE_PITCH_DEG: Final = -12.0
+TOE_STANCE_PITCH_DEG: Final = -8.0
+#: A heel strike rocks the foot down onto its sole by this much or more after contact.
+HEEL_ROCK_DEG: Final = 10.0
+#: A tiptoe stride that rises or drops more than this is a stair (toe walking stays within a
+#: few centimetres; a stair is 15-20 cm).
+MAX_TIPTOE_CLIMB_M: Final = 0.15
+REST_SEARCH: Final = 25  # the stance's stillest sample is looked for in 0.5 s after contact
+MAX_STRIDE_SAMPLES: Final = 125  # 2.5 s: a longer gap is not one stride
+MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
+#: A forefoot landing: a swing faster than FAST_SWING (any axis) slowing below REST_SPEED.
+FAST_SWING_RAD_S: Final = 2.5
+REST_SPEED_RAD_S: Final = 1.2
+IMPACT_SEARCH: Final = 8  # samples (0.16 s) in which a forefoot landing's impact is sought
+GRAVITY_M_S2: Final = 9.81
 
 
 class GaitDetector:
@@ -47,11 +64,17 @@ class GaitDetector:
         self._history = History(keep=200)
         self._scan_from = 0
         self._rotations = RotationLog()
+        # The stillest sample of the last stride's stance (absolute), where the next stride's
+        # strapdown integration starts.
+        self._last_rest: int | None = None
+        self._last_contact: int | None = None
 
     def reset(self) -> None:
         self._history = History(keep=200)
         self._scan_from = 0
         self._rotations.reset()
+        self._last_rest = None
+        self._last_contact = None
 
     def update(self, features: Features) -> list[Stride]:
         if features.new_segment or self._history.k_end != features.k0:
@@ -61,85 +84,219 @@ class GaitDetector:
         self._history.append(
             features.k0,
             ml=gyro[:, 1],
-            speed=np.linalg.norm(gyro, axis=1),
+            speed=np.sqrt(np.einsum("ij,ij->i", gyro, gyro)),
             up_sensor=features.up_sensor,
+            acc=features.acc_m_s2,
+            gyro=gyro,
+            force=features.acc_norm_m_s2,
             valid=features.valid.astype(np.float64),
         )
         self._rotations.extend(features.rotations)
         strides = self._scan()
-        self._history.trim(min(self._scan_from, self._history.k_end - 100))
+        keep = min(self._scan_from, self._history.k_end - 100)
+        if self._last_rest is not None:
+            keep = min(keep, self._last_rest)
+        self._history.trim(keep)
         self._rotations.forget_before(self._history.k_start)
         return strides
 
     def _scan(self) -> list[Stride]:
+        """Decides every swing that has DECIDE_AFTER samples after it, all at once.
+
+        Two contact cues, merged: the medio-lateral rate's upward zero crossing after its swing
+        lobe (a heel strike: the foot stops pitching up), and the moment a fast swing comes to
+        rest (a forefoot landing, where the sagittal lobe can be weak). A swing split by a brief
+        slowdown shares one contact; contacts closer than MIN_STRIDE are one landing. Every
+        choice depends only on the samples, so the result does not depend on how they arrived.
+        """
         h = self._history
+        lo = self._scan_from
+        n = h.k_end - lo
+        if n < DECIDE_AFTER + MIN_LOBE:
+            return []
+        ml = h.get("ml", lo, h.k_end)
+        speed = h.get("speed", lo, h.k_end)
+        low = speed < STANCE_RAD_S
+        calm_runs = np.flatnonzero(low[:-2] & low[1:-1] & low[2:])
+        lobe, lobe_wait = self._lobe_contacts(ml, speed, n)
+        rest, rest_wait = self._rest_contacts(speed, n)
+        wait = min(lobe_wait, rest_wait)
+        candidates = sorted([*lobe, *rest], key=lambda c: c[0])
         strides: list[Stride] = []
-        limit = h.k_end - DECIDE_AFTER
-        while self._scan_from < limit:
-            # Look a bounded span ahead (a lobe longer than that is not a step).
-            ml = h.get("ml", self._scan_from, min(limit, self._scan_from + 250))
-            swinging = ml < -SWING_ON_RAD_S
-            starts = np.flatnonzero(swinging & ~np.concatenate(([False], swinging[:-1])))
-            if not starts.size:
-                self._scan_from = min(limit, self._scan_from + 250)
+        used = -1
+        resume = wait  # where the next scan must start (an undecided swing or contact)
+        for n_cand, candidate in enumerate(candidates):
+            if n_cand <= used:
                 continue
-            lobe_start = self._scan_from + int(starts[0])
-            after = np.flatnonzero(~swinging[starts[0]:])
-            if not after.size:
-                if ml.shape[0] >= 250 and starts[0] == 0:
-                    self._scan_from += 250  # an endless "lobe" is not a swing
-                    continue
-                # The lobe runs past what can be decided: wait for more samples.
-                self._scan_from = lobe_start
+            i, swing_start, own_horizon, cue = candidate
+            if wait < n and i + MIN_STRIDE > wait:
+                # An undecided swing could still be this landing's other cue: wait for it.
+                resume = min(resume, swing_start)
                 break
-            lobe_end = lobe_start + int(after[0])  # first sample after the lobe
-            if lobe_end + DECIDE_AFTER > h.k_end:
-                self._scan_from = lobe_start
-                break
-            self._scan_from = lobe_end
-            lobe_speed = h.get("speed", lobe_start, lobe_end)
-            if lobe_speed.shape[0] < MIN_LOBE or lobe_speed.max() < SWING_PEAK_RAD_S:
+            horizon = own_horizon
+            # The other cue of the same landing, if it follows within a stride.
+            partner = None
+            if n_cand + 1 < len(candidates) and candidates[n_cand + 1][0] - i < MIN_STRIDE:
+                partner = candidates[n_cand + 1]
+                used = n_cand + 1
+                horizon = max(horizon, partner[2])
+                if partner[3] == "lobe" and cue != "lobe":
+                    # The zero crossing is the sharper anchor of the two.
+                    i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
+            if self._last_contact is not None and lo + i - self._last_contact < MIN_STRIDE:
+                continue  # the landing's own aftershock, not another stride
+            k = int(np.searchsorted(calm_runs, i))
+            if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
-            stride = self._contact(lobe_start, lobe_end)
-            if stride is not None:
-                strides.append(stride)
+            stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon)
+            if stride.kind == "toe":
+                # A forefoot landing: the foot starts pitching down before it touches, so the
+                # crossing comes early; the impact marks the contact.
+                stride = replace(stride, t_land=round(self._impact_time(lo, i, cue), 4))
+            strides.append(stride)
+            self._last_contact = lo + i
+        next_scan = lo + max(0, n - DECIDE_AFTER) if resume >= n else lo + resume
+        if next_scan - lo > STUCK_SAMPLES:
+            next_scan = h.k_end - DECIDE_AFTER  # a sensor fault, not a swing: give up on it
+        self._scan_from = max(next_scan, self._scan_from)
         return strides
 
-    def _contact(self, lobe_start: int, lobe_end: int) -> Stride | None:
-        h = self._history
-        ml = h.get("ml", lobe_end - 1, lobe_end + CONTACT_SEARCH + 1)
-        crossing = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
-        if not crossing.size:
-            return None
-        i = lobe_end - 1 + int(crossing[0])
-        a, b = float(h.get("ml", i, i + 1)[0]), float(h.get("ml", i + 1, i + 2)[0])
-        t_land = (i + (-a) / (b - a)) * GRID_DT_S
-        horizon = lobe_end + DECIDE_AFTER  # one past the last sample this decision may use
-        speed = h.get("speed", i, min(i + STANCE_SEARCH, horizon))
-        low = speed < STANCE_RAD_S
-        run = np.convolve(low.astype(np.int64), np.ones(STANCE_MIN, dtype=np.int64), "valid")
-        stance = np.flatnonzero(run == STANCE_MIN)
-        if not stance.size:
-            return None
-        stance_start = i + int(stance[0])
+    def _lobe_contacts(
+        self, ml: FloatArray, speed: FloatArray, n: int
+    ) -> tuple[list[tuple[int, int, int, str]], int]:
+        """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), and the
+        first sample of a swing that cannot be decided yet (``n`` if none)."""
+        swinging = ml < -SWING_ON_RAD_S
+        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)  # first sample after each lobe (n: still running)
+        crossings = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
+        at = np.searchsorted(crossings, ends - 1)
+        out: list[tuple[int, int, int, str]] = []
+        group = 0
+        while group < starts.size:
+            last = group
+            while last + 1 < starts.size and at[last + 1] == at[group]:
+                last += 1
+            first_start, last_end, j = int(starts[group]), int(ends[last]), int(at[group])
+            group = last + 1
+            if j >= crossings.size or last_end + DECIDE_AFTER > n:
+                return out, first_start  # not decidable yet: come back for it
+            if crossings[j] > last_end - 1 + CONTACT_SEARCH:
+                continue
+            length = last_end - first_start
+            peak = float(speed[first_start:last_end].max())
+            if length < MIN_LOBE or length > MAX_LOBE or peak < SWING_PEAK_RAD_S:
+                continue
+            out.append((int(crossings[j]), first_start, last_end + DECIDE_AFTER, "lobe"))
+        return out, n
+
+    @staticmethod
+    def _rest_contacts(speed: FloatArray, n: int) -> tuple[list[tuple[int, int, int, str]], int]:
+        """Forefoot contacts: a fast swing (any axis) that comes to rest. Same shape as
+        ``_lobe_contacts``; the contact sample is the one before the speed drops below
+        REST_SPEED_RAD_S."""
+        fast = speed > FAST_SWING_RAD_S
+        edges = np.diff(np.concatenate(([0], fast.astype(np.int8), [0])))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        # Coming to rest means staying slow: three slow samples in a row.
+        below = speed < REST_SPEED_RAD_S
+        slow = np.flatnonzero(below[:-2] & below[1:-1] & below[2:])
+        out: list[tuple[int, int, int, str]] = []
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end + DECIDE_AFTER > n:
+                return out, start
+            if not MIN_LOBE <= end - start <= MAX_LOBE:
+                continue
+            k = int(np.searchsorted(slow, end))
+            if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
+                continue
+            out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
+        return out, n
+
+    def _impact_time(self, lo: int, i: int, cue: str) -> float:
+        """The largest specific force near a contact cue (after a zero crossing, around the
+        moment a swing came to rest)."""
+        a, b = (i, i + IMPACT_SEARCH) if cue == "lobe" else (i - IMPACT_SEARCH, i + 2)
+        force = self._history.get("force", lo + a, lo + b)
+        return (lo + a + int(np.argmax(force))) * GRID_DT_S
+
+    def _climb_m(self, first: int, last: int) -> float:
+        """Height the foot gained between two zero-velocity samples (absolute indices).
+
+        Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation
+        levelled on the first sample's gravity and carried by the gyro step by step, specific
+        force rotated to the world and gravity removed, velocity integrated and its drift removed
+        so it ends at zero, then height. A Python loop, but only for tiptoe candidates.
+        """
+        acc = self._history.get("acc", first, last)
+        gyro = self._history.get("gyro", first, last)
+        if acc.shape[0] < 5:
+            return 0.0
+        up = acc[0] / np.linalg.norm(acc[0])
+        axis = np.cross(up, (0.0, 0.0, 1.0))
+        size = float(np.linalg.norm(axis))
+        angle = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
+        orientation = _rotation(axis / size * angle) if size > 1e-9 else np.eye(3)
+        steps = [_rotation(w * GRID_DT_S) for w in gyro]
+        vertical = np.empty(acc.shape[0])
+        for k in range(acc.shape[0]):
+            vertical[k] = float(orientation[2] @ acc[k]) - GRAVITY_M_S2
+            orientation = orientation @ steps[k]
+        velocity = np.cumsum(vertical) * GRID_DT_S
+        velocity -= np.linspace(0.0, 1.0, velocity.shape[0]) * velocity[-1]
+        return float(velocity.sum() * GRID_DT_S)
+
+    def _stride(  # noqa: PLR0917 - indices of one stride, all needed
+        self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
+        stance_start: int, horizon: int,
+    ) -> Stride:
+        """Measures one stride (indices relative to ``lo``; ``i`` is the sample before contact)."""
+        a, b = float(ml[i]), float(ml[i + 1])
+        t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
         # have just learned the flat pose from the standing before this walk).
         end = min(stance_start + STANCE_PITCH_WINDOW, horizon)
-        pitch = pitch_deg(h.get("up_sensor", stance_start, end), self._rotations.at(horizon - 1))
-        window_speed = h.get("speed", stance_start, end)
-        calm = pitch[window_speed < STANCE_RAD_S]
-        stance_pitch = float(np.median(calm if calm.size else pitch))
+        rotation = self._rotations.at(lo + horizon - 1)
+        pitch = pitch_deg(self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
+        calm = pitch[speed[stance_start:end] < STANCE_RAD_S]
+        stance_pitch = median(calm if calm.size else pitch)
         # Pitch at contact: the stance pitch minus the rotation between contact and stance.
-        rate = -h.get("ml", i, stance_start)
-        landing_pitch = stance_pitch - float(np.degrees(rate.sum() * GRID_DT_S))
-        kind: StrideKind = "toe" if stance_pitch < TOE_STANCE_PITCH_DEG else "walk"
-        valid = bool(h.get("valid", lobe_start, stance_start + 1).min() > 0.5)
+        landing_pitch = stance_pitch + float(np.degrees(ml[i:stance_start].sum() * GRID_DT_S))
+        # On tiptoe the foot stays plantarflexed through stance and lands without the heel
+        # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
+        # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
+        heel_rock = landing_pitch - stance_pitch
+        tiptoe = stance_pitch < TOE_STANCE_PITCH_DEG and heel_rock < HEEL_ROCK_DEG
+        # The stillest sample of this stance: a zero-velocity point for the next stride.
+        window = speed[i:min(i + REST_SEARCH, horizon)]
+        rest = lo + i + int(np.argmin(window))
+        previous, self._last_rest = self._last_rest, rest
+        if tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES:
+            # Stairs land on the forefoot too: a stride that climbs or descends is a stair.
+            tiptoe = abs(self._climb_m(previous, rest)) < MAX_TIPTOE_CLIMB_M
+        kind: StrideKind = "toe" if tiptoe else "walk"
+        valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
         return Stride(
             t_land=round(t_land, 4),
-            t_swing_start=lobe_start * GRID_DT_S,
-            t_known=(horizon - 1) * GRID_DT_S,
+            t_swing_start=(lo + lobe_start) * GRID_DT_S,
+            t_known=(lo + horizon - 1) * GRID_DT_S,
             kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,
             valid=valid,
         )
+
+
+
+def _rotation(vector: FloatArray) -> FloatArray:
+    """The rotation matrix of a rotation vector (Rodrigues)."""
+    angle = float(np.linalg.norm(vector))
+    if angle < 1e-12:
+        return np.eye(3)
+    k = vector / angle
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    result: FloatArray = np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * (
+        cross @ cross)
+    return result

@@ -27,7 +27,10 @@ IDLE_S: Final = {
 }
 #: Candidates needed in a row to open a set, and the largest gap between them (seconds).
 OPEN_COUNT: Final = {"plantar_flexion": 2, "toe_press": 3, "ankle_circle": 2}
-OPEN_GAP_S: Final = {"plantar_flexion": 15.0, "toe_press": 12.0, "ankle_circle": 1.5}
+OPEN_GAP_S: Final = {"plantar_flexion": 15.0, "toe_press": 15.0, "ankle_circle": 1.5}
+#: A hold exercise opens only on held reps (once open, a short hold still counts, flagged).
+OPEN_HOLD_S: Final = {"plantar_flexion": 1.0, "toe_press": 1.5}
+MAX_PENDING: Final = 6
 CIRCLE_MIN_SIZE_DEG: Final = 8.0
 CIRCLE_MIN_ASPECT: Final = 0.12
 PRESS_AMPLITUDE_RATIO: Final = 3.0
@@ -52,7 +55,8 @@ class Recognizer:
 
     routine: Routine
     _set: _Set | None = None
-    _pending: list[RepCandidate | Circle] = field(default_factory=list)
+    #: Consecutive candidates per exercise (circles per direction) not yet enough for a set.
+    _pending: dict[str, list[RepCandidate | Circle]] = field(default_factory=dict)
     _announced: str | None = None
     _walk_steps: int = 0
     _last_step: float | None = None
@@ -113,25 +117,46 @@ class Recognizer:
     # --- exercises -------------------------------------------------------------------------
 
     def _rep(self, candidate: RepCandidate) -> list[Event]:
+        exercise = candidate.exercise
         current = self._set
-        if current is not None and current.exercise == candidate.exercise:
-            self._pending = []
+        if current is not None and current.exercise == exercise:
+            self._pending.pop(exercise, None)
             return [self._count(candidate)]
-        same = [
-            c for c in self._pending
-            if isinstance(c, RepCandidate) and c.exercise == candidate.exercise
-            and candidate.t_start - c.t_end <= OPEN_GAP_S[candidate.exercise]
-        ]
-        if same and not self._consistent(same[-1], candidate):
-            same = []
-        self._pending = [*same, candidate]
-        if len(self._pending) < OPEN_COUNT[candidate.exercise]:
+        run = [*self._pending.get(exercise, []), candidate]
+        return self._offer(exercise, None, self._chain(run, OPEN_GAP_S[exercise]))
+
+    def _offer(
+        self, key: str, direction: Literal["cw", "ccw"] | None,
+        run: list[RepCandidate | Circle],
+    ) -> list[Event]:
+        """Keeps ``run`` as the consecutive candidates of ``key``; opens a set when enough."""
+        exercise = "ankle_circle" if key.startswith("ankle_circle") else key
+        # Only held reps open a hold exercise; unheld ones in the same run are counted with them.
+        needed = OPEN_HOLD_S.get(exercise, 0.0)
+        convincing = [
+            c for c in run if not isinstance(c, RepCandidate) or (c.hold_s or 0.0) >= needed]
+        if len(convincing) < OPEN_COUNT[exercise]:
+            self._pending[key] = run[-MAX_PENDING:]
             return []
-        events = self._open(candidate.exercise, None, self._pending[0].t_start)
-        for pending in self._pending:
-            events.append(self._count(pending))
-        self._pending = []
+        self._pending = {}
+        events = self._open(exercise, direction, run[0].t_start)
+        events.extend(self._count(candidate) for candidate in run)
         return events
+
+    def _chain(
+        self, run: list[RepCandidate | Circle], gap_s: float
+    ) -> list[RepCandidate | Circle]:
+        """The tail of ``run`` whose neighbours are at most ``gap_s`` apart and alike."""
+        start = len(run) - 1
+        while start > 0:
+            before, after = run[start - 1], run[start]
+            if after.t_start - before.t_end > gap_s:
+                break
+            if isinstance(before, RepCandidate) and isinstance(after, RepCandidate) and not (
+                    self._consistent(before, after)):
+                break
+            start -= 1
+        return run[start:]
 
     @staticmethod
     def _consistent(a: RepCandidate, b: RepCandidate) -> bool:
@@ -146,29 +171,19 @@ class Recognizer:
             circle.valid and circle.size_deg >= CIRCLE_MIN_SIZE_DEG
             and circle.aspect >= CIRCLE_MIN_ASPECT
         )
+        key = f"ankle_circle:{circle.direction}"
         current = self._set
         if current is not None and current.exercise == "ankle_circle":
             if not good:
                 return []
             if circle.direction == current.direction:
-                self._pending = []
+                self._pending.pop(key, None)
                 return [self._count(circle)]
         if not good:
-            self._pending = [c for c in self._pending if not isinstance(c, Circle)]
+            self._pending.pop(key, None)
             return []
-        self._pending = [
-            c for c in self._pending
-            if isinstance(c, Circle) and c.direction == circle.direction
-            and circle.t_start - c.t_end <= OPEN_GAP_S["ankle_circle"]
-        ]
-        self._pending.append(circle)
-        if len(self._pending) < OPEN_COUNT["ankle_circle"]:
-            return []
-        events = self._open("ankle_circle", circle.direction, self._pending[0].t_start)
-        for pending in self._pending:
-            events.append(self._count(pending))
-        self._pending = []
-        return events
+        run = [*self._pending.get(key, []), circle]
+        return self._offer(key, circle.direction, self._chain(run, OPEN_GAP_S["ankle_circle"]))
 
     def _gait(self, news: GaitNews) -> list[Event]:
         events: list[Event] = []
@@ -212,7 +227,10 @@ class Recognizer:
     def _open(
         self, exercise: str, direction: Literal["cw", "ccw"] | None, t_start: float
     ) -> list[Event]:
+        continuing = self._set is not None and self._set.exercise == exercise
         events = self._close_set()
+        if continuing:
+            self._announced = exercise  # a new set of the same exercise (the other direction)
         self._set = _Set(exercise, direction, t_start, t_start)
         if self._announced != exercise:
             events.append(Event(

@@ -16,9 +16,9 @@ from sensord.detect.base import RepCandidate
 from sensord.detect.excursion import Excursion
 
 EXERCISE: Final = "toe_press"
-MIN_AMPLITUDE_DEG: Final = 1.5
+MIN_AMPLITUDE_DEG: Final = 1.0
 MAX_AMPLITUDE_DEG: Final = 12.0
-MIN_HOLD_S: Final = 1.0
+MIN_HOLD_S: Final = 0.3  # the recogniser asks more of the reps that open a set
 BASELINE_PITCH_DEG: Final = (-8.0, 35.0)
 MAX_ROLL_DEG: Final = 25.0
 

@@ -15,10 +15,10 @@ from typing import Final, Literal
 from sensord.detect.base import Stride
 
 MIN_BOUT_STRIDES: Final = 3
-BOUT_GAP_S: Final = 2.0
+BOUT_GAP_S: Final = 2.5  # one missed landing (a 2 s gap) must not split a bout
 STEP_CONTEXT_S: Final = 2.5
 #: A stride is reported up to this long after its landing; timeouts wait for it.
-DECISION_MARGIN_S: Final = 1.0
+DECISION_MARGIN_S: Final = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class ToeWalkTracker:
     _bout: list[Stride] = field(default_factory=list)
     _last_land: float | None = None
     _waiting_walk: Stride | None = None  # a walk landing waiting for a neighbour
+    _doubt: Stride | None = None  # a flat landing inside a bout, decided by the next stride
 
     @property
     def bout_steps(self) -> int:
@@ -58,7 +59,7 @@ class ToeWalkTracker:
         """When the bout, the tiptoe run and the waiting landing time out (no landing can still
         arrive for them: strides are reported within DECISION_MARGIN_S of landing)."""
         return (
-            self._bout[-1].t_land + BOUT_GAP_S + DECISION_MARGIN_S if self._bout else None,
+            self._bout_last() + BOUT_GAP_S + DECISION_MARGIN_S if self._bout else None,
             self._toe_run[-1].t_land + BOUT_GAP_S + DECISION_MARGIN_S if self._toe_run else None,
             self._waiting_walk.t_land + STEP_CONTEXT_S + DECISION_MARGIN_S
             if self._waiting_walk is not None else None,
@@ -69,7 +70,7 @@ class ToeWalkTracker:
         bout, run, waiting = self._deadlines()
         news: list[GaitNews] = []
         if bout is not None and now >= bout:
-            news.append(self._end_bout())
+            news.extend(self._close_bout())
         if run is not None and now >= run:
             news.extend(self._flush_toe_run())
         if waiting is not None and now >= waiting:
@@ -79,8 +80,8 @@ class ToeWalkTracker:
     def _close_gaps(self, land: float) -> list[GaitNews]:
         """Closes what a new landing at ``land`` leaves behind."""
         news: list[GaitNews] = []
-        if self._bout and land - self._bout[-1].t_land > BOUT_GAP_S:
-            news.append(self._end_bout())
+        if self._bout and land - self._bout_last() > BOUT_GAP_S:
+            news.extend(self._close_bout())
         if self._toe_run and land - self._toe_run[-1].t_land > BOUT_GAP_S:
             news.extend(self._flush_toe_run())
         if self._waiting_walk is not None and land - self._waiting_walk.t_land > STEP_CONTEXT_S:
@@ -91,6 +92,11 @@ class ToeWalkTracker:
         news = self._close_gaps(stride.t_land)
         if stride.kind == "toe":
             if self._bout:
+                if self._doubt is not None:
+                    # One flatter landing amid tiptoe strides belongs to the bout.
+                    self._bout.append(self._doubt)
+                    news.append(GaitNews("step", self._doubt.t_land, "toe_walk"))
+                    self._doubt = None
                 self._bout.append(stride)
                 news.append(GaitNews("step", stride.t_land, "toe_walk"))
             else:
@@ -100,9 +106,11 @@ class ToeWalkTracker:
                     news.append(GaitNews("bout_start", self._bout[0].t_land, "toe_walk",
                                          t_start=self._bout[0].t_swing_start))
                     news.extend(GaitNews("step", s.t_land, "toe_walk") for s in self._bout)
+        elif self._bout and self._doubt is None:
+            self._doubt = stride  # wait for the next stride to decide
         else:
             if self._bout:
-                news.append(self._end_bout())
+                news.extend(self._close_bout())
             news.extend(self._flush_toe_run())
             news.extend(self._walk_landing(stride))
         self._last_land = stride.t_land
@@ -111,8 +119,21 @@ class ToeWalkTracker:
     def finish(self) -> list[GaitNews]:
         news: list[GaitNews] = []
         if self._bout:
-            news.append(self._end_bout())
+            news.extend(self._close_bout())
         news.extend(self._flush_toe_run())
+        return news
+
+    def _bout_last(self) -> float:
+        """The bout's last landing, a flatter one in doubt included."""
+        last = self._bout[-1].t_land
+        return max(last, self._doubt.t_land) if self._doubt is not None else last
+
+    def _close_bout(self) -> list[GaitNews]:
+        """Ends the bout; a landing in doubt after it was an ordinary one."""
+        news = [self._end_bout()]
+        doubt, self._doubt = self._doubt, None
+        if doubt is not None:
+            news.extend(self._walk_landing(doubt))
         return news
 
     def _end_bout(self) -> GaitNews:

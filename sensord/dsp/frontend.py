@@ -29,7 +29,7 @@ GRAVITY_M_S2: Final = 9.81
 #: Half-widths (samples) of the centred windows.
 TILT_HALF: Final = 6  # 0.26 s: averages out 6-12 Hz tremor (nulls near 7.7 and 11.5 Hz)
 GYRO_HALF: Final = 2  # 0.1 s
-REST_HALF: Final = 12  # 0.5 s
+REST_HALF: Final = 7  # 0.3 s
 LATENCY_SAMPLES: Final = REST_HALF
 #: Rest: gyro and accelerometer variance (summed over axes) and |mean acc| near 1 g.
 REST_GYRO_VAR: Final = 0.05**2
@@ -176,6 +176,8 @@ class FrontEnd:
 
     def _finish_still_run(self, end: int) -> None:
         duration = (end - self._run_start) * GRID_DT_S
+        if duration < self.mounting.min_flat_s:
+            return  # too short to tell the flat pose (a stance phase, a pause)
         total = self._sums.cumulative_at(end) - self._run_cs
         gravity = total[_ACC] / float(end - self._run_start)
         self._pending.append(_PendingStill(
@@ -245,13 +247,19 @@ class FrontEnd:
             if index < stop:
                 changes.append((index, 0, waiting, near))
         changes.sort(key=lambda c: (c[0], c[1]))
+        # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
+        # nearby), not while tapping, fidgeting or changing posture.
+        hi_idx = centres + REST_HALF + 1
+        around = self._sums.range_sums(np.maximum(hi_idx - GAIT_WINDOW, self._sums.k_start), hi_idx)
+        gait = (around[:, _FAST] >= GAIT_MIN_FAST) & (around[:, _IMPACT] >= GAIT_MIN_IMPACTS)
+        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0)
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
         for index, kind, settled, near in changes:
             if index > lo:
                 rotations.append((lo, self.mounting.rotation))
                 self.mounting.add_fast(
-                    gyro_raw[lo - first:index - first], raw[lo - first:index - first, _ACC])
+                    swing_gyro[lo - first:index - first], raw[lo - first:index - first, _ACC])
                 lo = index
             if settled is not None:
                 self._pending = [p for p in self._pending if p is not settled]
@@ -259,7 +267,7 @@ class FrontEnd:
             elif kind == 1:
                 self.mounting.update_axis()
         rotations.append((lo, self.mounting.rotation))
-        self.mounting.add_fast(gyro_raw[lo - first:], raw[lo - first:, _ACC])
+        self.mounting.add_fast(swing_gyro[lo - first:], raw[lo - first:, _ACC])
 
         up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))
         up = np.empty_like(up_sensor)

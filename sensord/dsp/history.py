@@ -18,28 +18,25 @@ class History:
     def __init__(self, keep: int) -> None:
         self._keep = keep
         self.k_start = 0
+        self.k_end = 0  # one past the last absolute index held
         self._arrays: dict[str, FloatArray] = {}
 
     def reset(self, k_start: int) -> None:
-        self.k_start = k_start
+        self.k_start = self.k_end = k_start
         self._arrays = {}
 
-    @property
-    def k_end(self) -> int:
-        if not self._arrays:
-            return self.k_start
-        first = next(iter(self._arrays.values()))
-        return self.k_start + int(first.shape[0])
-
     def append(self, k0: int, **arrays: FloatArray) -> None:
+        n = next(iter(arrays.values())).shape[0]
         if not self._arrays:
             self.k_start = k0
             self._arrays = {name: np.array(a, dtype=np.float64) for name, a in arrays.items()}
+            self.k_end = k0 + n
             return
         if k0 != self.k_end:
             raise ValueError(f"history expected index {self.k_end}, got {k0}")
         for name, a in arrays.items():
             self._arrays[name] = np.concatenate((self._arrays[name], a))
+        self.k_end += n
 
     def trim(self, keep_from: int | None = None) -> None:
         """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
@@ -85,6 +82,16 @@ class RotationLog:
             current = matrix
         return current
 
+    def segments(self, lo: int, hi: int) -> list[tuple[int, int, FloatArray]]:
+        """``[a, b)`` stretches of ``[lo, hi)`` with the estimate in force over each."""
+        out: list[tuple[int, int, FloatArray]] = []
+        for n, (start, matrix) in enumerate(self._entries):
+            stop = self._entries[n + 1][0] if n + 1 < len(self._entries) else hi
+            a, b = max(lo, start if n else lo), min(hi, stop)
+            if b > a:
+                out.append((a, b, matrix))
+        return out
+
     def forget_before(self, index: int) -> None:
         """Drops estimates superseded before ``index`` (keeps the one in force there)."""
         while len(self._entries) > 1 and self._entries[1][0] <= index:
@@ -96,3 +103,14 @@ def pitch_deg(up_sensor: FloatArray, rotation: FloatArray) -> FloatArray:
     up = up_sensor @ rotation.T
     result: FloatArray = np.degrees(np.arctan2(up[:, 0], up[:, 2]))
     return result
+
+
+def median(values: FloatArray) -> float:
+    """The median of a 1-D array, as ``np.median`` computes it, without its per-call overhead
+    (tens of microseconds, which add up over thousands of strides and reps)."""
+    n = values.shape[0]
+    middle = n // 2
+    if n % 2:
+        return float(np.partition(values, middle)[middle])
+    part = np.partition(values, (middle - 1, middle))
+    return float((part[middle - 1] + part[middle]) / 2.0)

@@ -41,6 +41,13 @@ NOMINAL_ROTATIONS: Final[dict[str, FloatArray]] = {
 }
 GAIT_WEIGHT: Final = 3.0
 MIN_CHANGE_DEG: Final = 1.0
+#: Another flat-pose cluster takes over only when this many times heavier than the current one.
+SWITCH_RATIO: Final = 2.0
+#: With the strap near nominal, a swing axis further than this from the prior's y is not trusted
+#: (rotations other than gait swings dominated it).
+MAX_AXIS_FROM_PRIOR_DEG: Final = 45.0
+#: Rotation faster than this is a spike (an impact), not a swing.
+MAX_SWING_RAD_S: Final = 20.0
 LOBE_ON_RAD_S: Final = 1.2
 LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
@@ -123,6 +130,7 @@ class MountingEstimator:
     prior: FloatArray = field(init=False)
     rotation: FloatArray = field(init=False)
     _clusters: list[_Cluster] = field(init=False, default_factory=list)
+    _current: _Cluster | None = field(init=False, default=None)
     _fast_cov: FloatArray = field(init=False)
     _fast_count: int = field(init=False, default=0)
     _fast_used: int = field(init=False, default=0)
@@ -132,7 +140,7 @@ class MountingEstimator:
     _lobes_neg: _LobeCounter = field(init=False, default_factory=_LobeCounter)
     _acc_sum: FloatArray = field(init=False)
     _z: FloatArray = field(init=False)
-    _y: FloatArray = field(init=False)
+    _y_data: FloatArray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.prior = NOMINAL_ROTATIONS[self.placement].copy()
@@ -140,7 +148,6 @@ class MountingEstimator:
         self._fast_cov = np.zeros((3, 3))
         self._acc_sum = np.zeros(3)
         self._z = self.prior[2].copy()
-        self._y = self.prior[1].copy()
 
     @property
     def flat_evidence_s(self) -> float:
@@ -167,34 +174,50 @@ class MountingEstimator:
                 break
         else:
             self._clusters.append(_Cluster(g * weight, weight))
+        # Hysteresis: switch to another cluster only when it clearly outweighs the one in use
+        # (each switch is a step in every angle the detectors see).
         best = max(self._clusters, key=lambda c: c.weight)
-        self._z = best.direction / np.linalg.norm(best.direction)
+        current = self._current
+        if current is None or (
+                best is not current and best.weight >= SWITCH_RATIO * current.weight):
+            self._current = best
+        chosen = self._current
+        assert chosen is not None
+        self._z = chosen.direction / np.linalg.norm(chosen.direction)
         return self._rebuild()
 
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
         """Accumulates fast rotations (sensor axes, (n, 3)) for the medio-lateral axis, and the
         specific force while they happen (on average it points up: a fallback vertical)."""
-        speed = np.linalg.norm(gyro_rad_s, axis=1)
-        moving = speed > self.fast_rad_s
+        speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
+        moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
+        if not moving.any():
+            self._count_lobes(gyro_rad_s)
+            return
         fast = gyro_rad_s[moving]
-        if fast.shape[0]:
-            self._acc_sum = np.cumsum(
-                np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
-        if fast.shape[0]:
-            # Sequential sums (not a matrix product): the same additions in the same order
-            # whatever the block boundaries, so the estimate is bit-identical.
-            outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-            total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
-            self._fast_cov = total.reshape(3, 3)
-            self._fast_count += int(fast.shape[0])
-        if self._axis is not None and gyro_rad_s.shape[0]:
-            rate = gyro_rad_s @ self._axis
-            self._lobes_pos.update(rate)
-            self._lobes_neg.update(-rate)
+        # Sequential sums (not a matrix product): the same additions in the same order
+        # whatever the block boundaries, so the estimate is bit-identical.
+        self._acc_sum = np.cumsum(
+            np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
+        outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
+        total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
+        self._fast_cov = total.reshape(3, 3)
+        self._fast_count += int(fast.shape[0])
+        self._count_lobes(gyro_rad_s)
+
+    def _count_lobes(self, gyro_rad_s: FloatArray) -> None:
+        """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
+        if self._axis is None or abs(float(np.dot(self._axis, self.prior[1]))) >= 0.5:
+            return
+        rate = gyro_rad_s @ self._axis
+        self._lobes_pos.update(rate)
+        self._lobes_neg.update(-rate)
 
     def update_axis(self) -> bool:
         """Re-derives the medio-lateral axis if enough new fast rotation was seen."""
-        if self._fast_count - self._fast_used < self.min_fast_samples:
+        # Re-derive after enough new evidence: at least min_fast_samples, and a tenth more than
+        # last time once the estimate rests on plenty (it barely moves then).
+        if self._fast_count - self._fast_used < max(self.min_fast_samples, self._fast_used // 10):
             return False
         self._fast_used = self._fast_count
         _, vectors = np.linalg.eigh(self._fast_cov)
@@ -203,7 +226,7 @@ class MountingEstimator:
         if np.dot(axis, reference) < 0:
             axis = -axis
         self._axis = axis
-        self._y = axis if self._swing_sign() >= 0 else -axis
+        self._y_data = axis if self._swing_sign() >= 0 else -axis
         return self._rebuild()
 
     def _swing_sign(self) -> int:
@@ -222,16 +245,27 @@ class MountingEstimator:
                 return -1
         return 1 if prior_dot >= 0 else -1
 
+    def _far_off(self) -> bool:
+        """True when the evidence says the strap sits far from nominal (beyond the prior)."""
+        if self._clusters:
+            return angle_deg(self._z, self.prior[2]) > self.flat_cone_deg
+        return self._y_data is not None and abs(float(np.dot(self._y_data, self.prior[2]))) > 0.5
+
     def _rebuild(self) -> bool:
+        far = self._far_off()
+        y = self.prior[1]
+        if self._y_data is not None and (
+                far or angle_deg(self._y_data, self.prior[1]) <= MAX_AXIS_FROM_PRIOR_DEG):
+            y = self._y_data
         z = self._z
-        if not self._clusters and abs(float(np.dot(self._y, self.prior[2]))) > 0.5:
+        if not self._clusters and far and self._y_data is not None:
             # The swing axis lies along the prior's vertical: the strap is far off nominal and
             # no flat standing has been seen yet. The mean specific force over the swings,
             # made perpendicular to the swing axis, is the best vertical we have.
-            mean = self._acc_sum - np.dot(self._acc_sum, self._y) * self._y
+            mean = self._acc_sum - np.dot(self._acc_sum, y) * y
             if np.linalg.norm(mean) > 0:
                 z = mean / np.linalg.norm(mean)
-        new = orthonormal(self._y, z)
+        new = orthonormal(y, z)
         # Ignore refinements under a degree: each change is a (small) step in every angle.
         cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
         if math.degrees(math.acos(max(-1.0, min(1.0, cos)))) < MIN_CHANGE_DEG:

@@ -21,13 +21,16 @@ def _split_run(block: ImuBlock, sizes: list[int]) -> list[Event]:
     return [*events, *pipeline.finish()]
 
 
-@pytest.fixture(scope="module")
-def stairs_block(shared_data: Path) -> ImuBlock:
-    return read_recording(shared_data / "gaitmap_walk" / "stairs_down_left.csv").block
+RECORDINGS = ("stairs_down_left", "stairs_up_left", "walk_2x20m_raw_mounting_right")
+
+
+@pytest.fixture(scope="module", params=RECORDINGS)
+def stairs_block(shared_data: Path, request: pytest.FixtureRequest) -> ImuBlock:
+    return read_recording(shared_data / "gaitmap_walk" / f"{request.param}.csv").block
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_any_block_boundaries_give_identical_events(

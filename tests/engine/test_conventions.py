@@ -89,10 +89,16 @@ def test_plantar_flexion_reps_and_holds() -> None:
     assert [e.short_hold for e in reps].count(True) == 2  # 4.0 and 3.0 s are under 4.5 s
 
 
-def test_dorsiflexion_taps_are_not_plantar_flexion() -> None:
-    orientation, seconds = holds(SEATED_LEG_OUT, 25.0, [0.3] * 12)
-    events = analyze(imu_from_orientation(orientation, seconds))
-    assert not [e for e in events if e.type == "rep" and e.exercise == "plantar_flexion"]
+def test_foot_tapping_is_not_plantar_flexion() -> None:
+    """Seated, heel down, toes tapping at 2.5 Hz: quick excursions, no holds, no reps."""
+    amp = np.radians(15.0)
+
+    def orientation(t: np.ndarray) -> np.ndarray:
+        taps = 0.5 - 0.5 * np.cos(2 * np.pi * 2.5 * t)
+        return SEATED_LEG_OUT @ rot("y", -amp * taps * smooth_step(t, 3.0, 3.5))
+
+    events = analyze(imu_from_orientation(orientation, 40.0))
+    assert not [e for e in events if e.type == "rep"]
 
 
 STANDING_ON_BALL = rot("y", np.array([-0.17]))[0]  # forefoot on a ball: toes ~10 deg up
@@ -104,4 +110,6 @@ def test_toe_presses_on_a_ball() -> None:
     events = analyze(imu_from_orientation(orientation, seconds))
     reps = [e for e in events if e.type == "rep"]
     assert [e.exercise for e in reps] == ["toe_press"] * 10
-    assert float(np.median([abs((e.hold_s or 0) - 5.0) for e in reps])) <= 0.3
+    # The cosine ramps spend a while within the plateau tolerance (a quarter of a 4 degree
+    # press): about half a second over 5 s with these ramps, a few hundredths on the simulator.
+    assert float(np.median([abs((e.hold_s or 0) - 5.0) for e in reps])) <= 0.6
