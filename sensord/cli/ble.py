@@ -199,6 +199,9 @@ def wearable_command(
         help="What the wearable feels: a recording FILE.csv, 'routine' (the simulated "
              "routine) or nothing (built-in ankle pumps).")] = None,
     speed: Annotated[float, typer.Option(help="Times faster than real time.", min=0.01)] = 1.0,
+    side: Annotated[str, typer.Option(help="Foot of the simulated routine: left or right.")] = (
+        "right"),
+    seed: Annotated[int, typer.Option(help="Seed of the simulated routine.", min=0)] = 0,
     listen: Annotated[str, typer.Option(
         help="Where other processes reach the virtual radio: tcp-server:HOST:PORT (PORT 0 "
              "picks one).")] = "tcp-server:127.0.0.1:9000",
@@ -220,7 +223,8 @@ def wearable_command(
 
     chosen = get_profile(profile)
     options = ServeOptions(
-        profile=chosen, names=tuple(name or [default_name(chosen)]), motion=load_motion(motion),
+        profile=chosen, names=tuple(name or [default_name(chosen)]),
+        motion=load_motion(motion, side=side, seed=seed),
         listen=listen, speed=speed, mtu=mtu, battery_pct=battery, loss_probability=loss,
         corrupt_probability=corrupt, rate_scale=rate_scale, drop_every_s=drop_every,
     )

@@ -8,7 +8,6 @@ an hour-long stream. Units are SI (CONTRACTS.md section 1).
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from sensord.model import FloatArray, ImuBlock
 from sensord.recording import read_recording
 
 G_M_S2: Final = 9.80665
+#: The simulated routine is synthesised at this rate (Hz), above every profile's 100 Hz rate.
+ROUTINE_RATE_HZ: Final = 200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,26 +100,24 @@ class MotionSource:
         out = values[left] * (1.0 - weight) + values[right] * weight
         return np.ascontiguousarray(out[:, :3]), np.ascontiguousarray(out[:, 3:])
 
-def load_motion(spec: str | None) -> MotionSource:
-    """The motion a ``--motion`` argument names: a recording file, ``routine`` (the simulated
-    exercise routine) or nothing (the built-in ankle pumps)."""
+def load_motion(spec: str | None, *, side: str = "right", seed: int = 0) -> MotionSource:
+    """The motion a ``--motion`` argument names: a recording file, ``routine`` (a simulated
+    session of the exercise routine, ``side`` foot) or nothing (the built-in ankle pumps)."""
     if spec is None or spec == "ankle-pumps":
         return MotionSource.ankle_pumps()
     if spec == "routine":
-        return _routine_motion()
+        return routine_motion(side=side, seed=seed)
     return MotionSource.from_recording(spec)
 
 
-def _routine_motion() -> MotionSource:
-    """The simulated routine, from ``sensord.sim`` when this build has its synthesiser."""
-    sim = importlib.import_module("sensord.sim")
-    synthesise = getattr(sim, "synthesise_routine", None)
-    if synthesise is None:
-        raise InputError(
-            "the routine simulator is not available in this build; "
-            "use --motion FILE.csv (a recording) instead"
-        )
-    block = synthesise()
-    if not isinstance(block, ImuBlock):
-        raise InputError("the routine simulator returned no samples")
-    return MotionSource.from_block("routine", block)
+def routine_motion(*, side: str = "right", seed: int = 0, rate_hz: float = ROUTINE_RATE_HZ,
+                   ) -> MotionSource:
+    """A simulated session of the default routine (``sensord.sim``), unquantised and without
+    loss: the wearable's profile quantises and the link loses, as on a real device. Sampled at
+    ``rate_hz`` so that any device rate up to about that interpolates faithfully."""
+    from sensord import sim  # noqa: PLC0415 - the simulator is only needed here
+
+    if side not in ("left", "right"):
+        raise InputError(f"side must be left or right, not {side!r}")
+    spec = sim.SimSpec(side=side, rate_hz=rate_hz, seed=seed, quantize=False)  # type: ignore[arg-type]
+    return MotionSource.from_block("routine", sim.simulate(spec).block)
