@@ -146,3 +146,23 @@ def parse_adapter(name: str) -> Adapter:
         f"unknown adapter {name!r}: use an hci name (hci0) or bumble:TRANSPORT "
         "(bumble:tcp-client:127.0.0.1:9000)"
     )
+
+
+class AdapterPool:
+    """One ``Adapter`` per name, shared by every link that uses it (two wearables on ``hci0``,
+    or on one ``bumble:tcp-client:...``, must share one adapter, as they share the radio)."""
+
+    def __init__(self) -> None:
+        self._adapters: dict[str, Adapter] = {}
+
+    def get(self, name: str) -> Adapter:
+        """The adapter called ``name`` (``InputError`` if the name is malformed)."""
+        key = name.strip()
+        if key not in self._adapters:
+            self._adapters[key] = parse_adapter(key)
+        return self._adapters[key]
+
+    async def close(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.close()
+        self._adapters.clear()

@@ -1,4 +1,5 @@
-"""The small pieces under the link: the drop-oldest queue, backoff waits, the rate meter."""
+"""The small pieces under the link: the drop-oldest queue, backoff waits, the rate meter,
+adapter names."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import random
 import pytest
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
+from sensord.ble.adapter import AdapterPool, BlueZAdapter, BumbleAdapter, parse_adapter
 from sensord.ble.backoff import Backoff, ErrorClass, WearableNotFoundError, classify
 from sensord.ble.health import LinkHealth, RateMeter
 from sensord.ble.queue import DropOldestQueue, QueueClosed
+from sensord.errors import InputError
 from sensord.model import LinkState
 from sensord.virtual.central import AdapterLostError
 
@@ -91,3 +94,17 @@ def test_health_snapshot_is_json_ready() -> None:
     assert data["state"] == "streaming"
     assert data["nominal_rate_hz"] is None
     assert health.stale
+
+
+def test_adapters_are_parsed_and_shared_by_name() -> None:
+    assert isinstance(parse_adapter("hci1"), BlueZAdapter)
+    assert parse_adapter("hci1").client_kwargs() == {"bluez": {"adapter": "hci1"}}
+    bumble = parse_adapter("bumble:tcp-client:127.0.0.1:9000")
+    assert isinstance(bumble, BumbleAdapter)
+    assert bumble.transport == "tcp-client:127.0.0.1:9000"
+    for bad in ("bumble:", "usb0", ""):
+        with pytest.raises(InputError):
+            parse_adapter(bad)
+    pool = AdapterPool()
+    assert pool.get("hci0") is pool.get(" hci0")
+    assert pool.get("hci0") is not pool.get("hci1")
