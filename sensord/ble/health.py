@@ -79,10 +79,15 @@ class LinkHealth:
 
     @property
     def stale(self) -> bool:
-        """Streaming, yet no sample for more than a second."""
-        return self.state == LinkState.STREAMING and (
-            self.last_sample_age_s is None or self.last_sample_age_s > 1.0
-        )
+        """Streaming, yet no sample for longer than a second or three sample periods."""
+        if self.state != LinkState.STREAMING:
+            return False
+        if self.last_sample_age_s is None:
+            return True
+        limit_s = 1.0
+        if self.nominal_rate_hz > 0:  # NaN compares false: unknown rate keeps the 1 s limit
+            limit_s = max(limit_s, 3.0 / self.nominal_rate_hz)
+        return self.last_sample_age_s > limit_s
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (rounded; the MQTT layer publishes it as the link's status)."""

@@ -237,25 +237,31 @@ async def test_a_slow_consumer_loses_the_oldest_blocks_counted(
 async def test_two_wearables_stream_at_once_on_one_adapter(
     central: BumbleCentral, link: LocalLink, shared_data: Path
 ) -> None:
+    """Left and right on one adapter, in real time; the right one's clock runs 2 % fast, which
+    its link must measure (and time its samples by)."""
     profile = get_profile("sensord")
     motion = walk_motion(shared_data)
     async with (
         VirtualWearable(link, profile, name="sensord-L", motion=motion) as left,
         VirtualWearable(link, profile, name="sensord-R", motion=motion) as right,
     ):
+        right.faults.rate_scale = 1.02
         links = [_link(central, "sensord-L"), _link(central, "sensord-R")]
         async with running(links[0]) as run_left, running(links[1]) as run_right:
             await run_left.samples_at_least(100, timeout_s=5)
             await run_right.samples_at_least(100, timeout_s=5)
             await asyncio.sleep(5.0)
             healths = [link_.health() for link_ in links]
-    for health in healths:
+    for health, rate in zip(healths, (100.0, 102.0), strict=True):
         assert health.state == LinkState.STREAMING
-        assert health.rate_hz == pytest.approx(100.0, rel=0.05)
+        assert health.rate_hz == pytest.approx(rate, rel=0.03)
+        assert health.device_rate_hz == pytest.approx(rate, rel=0.005)
         assert health.lost_samples == 0
     assert healths[0].address != healths[1].address
+    received_right = run_right.received()
+    assert np.median(np.diff(received_right.t_s[-300:])) == pytest.approx(1 / 102.0, rel=0.01)
     assert_equals_motion(run_left.received(), left)
-    assert_equals_motion(run_right.received(), right)
+    assert_equals_motion(received_right, right)
 
 
 @pytest.mark.asyncio
