@@ -49,9 +49,8 @@ class ParsedAdvertisement:
 
 
 def _uuid_from_le(raw: bytes) -> str:
-    if len(raw) == 2:
-        return f"{int.from_bytes(raw, 'little'):08x}{_BASE_SUFFIX}"
-    if len(raw) == 4:
+    """A 16-, 32- or 128-bit UUID as advertised (little-endian) -> bleak's 128-bit string."""
+    if len(raw) in (2, 4):
         return f"{int.from_bytes(raw, 'little'):08x}{_BASE_SUFFIX}"
     return str(uuid_lib.UUID(bytes=bytes(reversed(raw))))
 

@@ -326,7 +326,6 @@ class VirtualWearable:
         value = self.emulator.read(uuid)
         if value is not None:
             return value
-        assert self._table is not None
         for service in self.profile.gatt():
             for spec in service.characteristics:
                 if spec.uuid.lower() == uuid:
