@@ -111,17 +111,29 @@ class CircleDetector:
         else:
             peaks = np.maximum.accumulate(joined)[past.shape[0]:]
         gate = speed > np.maximum(GATE_FLOOR_RAD_S, GATE_FRACTION * peaks)
-        prev_v = np.concatenate(([self._prev_v if self._prev_v is not None else 0j], v[:-1]))
-        prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
+        # Each sample turns from the last real (not bridged) one: across a short gap of lost
+        # packets the phase takes the shortest way, instead of following the interpolated
+        # chord (which may pass through zero speed and be gated out).
+        valid = features.valid
+        n = len(features)
+        last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+        ref = np.concatenate(([-1], last_valid[:-1]))
+        carried_v = self._prev_v if self._prev_v is not None else 0j
+        prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
+        prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
         step = np.angle(v * np.conj(prev_v))
-        active = gate & prev_gate
+        active = valid & gate & prev_gate
         phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
         self._phase = float(phase[-1])
-        self._prev_v = complex(v[-1])
-        self._prev_gate = bool(gate[-1])
-        idx = features.k0 + np.arange(len(features))
+        if valid.any():
+            last = int(last_valid[-1])
+            self._prev_v = complex(v[last])
+            self._prev_gate = bool(gate[last])
+        idx = features.k0 + np.arange(n)
+        # A bridged gap does not end an episode by itself.
+        alive = active | ~valid
         last_active = np.maximum.accumulate(
-            np.concatenate(([self._last_active], np.where(active, idx, -(10**9)))))[1:]
+            np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
         self._last_active = int(last_active[-1])
         h.append(
             features.k0, speed=speed, phase=phase, last_active=last_active.astype(np.float64),

@@ -54,6 +54,9 @@ MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
 FAST_SWING_RAD_S: Final = 2.5
 REST_SPEED_RAD_S: Final = 1.2
 IMPACT_SEARCH: Final = 8  # samples (0.16 s) in which a forefoot landing's impact is sought
+IMPACT_BEFORE: Final = 8
+#: Specific force a landing reaches around contact (m/s^2): about 1.4 g.
+MIN_IMPACT_M_S2: Final = 13.5
 GRAVITY_M_S2: Final = 9.81
 
 
@@ -147,6 +150,10 @@ class GaitDetector:
                 continue  # the landing's own aftershock, not another stride
             k = int(np.searchsorted(calm_runs, i))
             if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
+                continue
+            # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
+            force = h.get("force", lo + i - IMPACT_BEFORE, lo + i + IMPACT_SEARCH)
+            if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
                 continue
             stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon)
             if stride.kind == "toe":
