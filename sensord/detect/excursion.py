@@ -17,7 +17,14 @@ from typing import Final
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, RotationLog, median, pitch_deg
+from sensord.dsp.history import (
+    History,
+    RotationLog,
+    median,
+    pitch_deg,
+    sliding_extremes,
+    sliding_range,
+)
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
 from sensord.model import FloatArray
 
@@ -247,8 +254,7 @@ class ExcursionDetector:
         windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
         # windows[i] is the baseline window of sample lo + i.
         base = windows[: hi - lo]
-        top = base.max(axis=1)
-        bottom = base.min(axis=1)
+        top, bottom = sliding_extremes(pitch[: hi - lo + BASELINE_LEN - 1], BASELINE_LEN)
         current = pitch[span:]
         # Only samples beyond their window's range can be far from its median; and a held
         # exercise starts slowly (strides and taps swing far faster).
@@ -329,10 +335,8 @@ class ExcursionDetector:
             # Never came back: a change of posture, not a rep. Look again from where the new
             # posture first held still (the samples are kept), so reps made from it count.
             opened = self._open.opened
-            windows = np.lib.stride_tricks.sliding_window_view(
-                self._pitch(opened, opened + self.max_samples), PLATEAU_LEN)
-            steady = np.flatnonzero(
-                (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG)
+            steady = np.flatnonzero(sliding_range(
+                self._pitch(opened, opened + self.max_samples), PLATEAU_LEN) < BASELINE_STEADY_DEG)
             self._open = None
             self._scan = opened + (
                 int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
@@ -352,7 +356,7 @@ class ExcursionDetector:
         if limit < 2 * PLATEAU_LEN:
             return False
         windows = np.lib.stride_tricks.sliding_window_view(pitch[:limit], PLATEAU_LEN)
-        steady = (windows.max(axis=1) - windows.min(axis=1)) < BASELINE_STEADY_DEG
+        steady = sliding_range(pitch[:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
         formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
         previous: float | None = None
         previous_at = 0

@@ -265,11 +265,14 @@ class GaitDetector:
         size = float(np.linalg.norm(axis))
         angle = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
         orientation = _rotation(axis / size * angle) if size > 1e-9 else np.eye(3)
-        steps = [_rotation(w * GRID_DT_S) for w in gyro]
-        vertical = np.empty(acc.shape[0])
+        steps = _rotations(gyro * GRID_DT_S)
+        # Only the world-vertical row of the orientation is needed: carry it step by step.
+        up_row = orientation[2]
+        rows = np.empty_like(acc)
         for k in range(acc.shape[0]):
-            vertical[k] = float(orientation[2] @ acc[k]) - GRAVITY_M_S2
-            orientation = orientation @ steps[k]
+            rows[k] = up_row
+            up_row = up_row @ steps[k]
+        vertical = np.einsum("ij,ij->i", rows, acc) - GRAVITY_M_S2
         velocity = np.cumsum(vertical) * GRID_DT_S
         velocity -= np.linspace(0.0, 1.0, velocity.shape[0]) * velocity[-1]
         return float(velocity.sum() * GRID_DT_S)
@@ -326,4 +329,21 @@ def _rotation(vector: FloatArray) -> FloatArray:
     cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
     result: FloatArray = np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * (
         cross @ cross)
+    return result
+
+
+def _rotations(vectors: FloatArray) -> FloatArray:
+    """Rotation matrices (n, 3, 3) of rotation vectors (n, 3), all at once (Rodrigues)."""
+    angle = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+    safe = np.where(angle > 1e-12, angle, 1.0)
+    k = vectors / safe[:, None]
+    zero = np.zeros_like(angle)
+    cross = np.stack((
+        np.stack((zero, -k[:, 2], k[:, 1]), axis=1),
+        np.stack((k[:, 2], zero, -k[:, 0]), axis=1),
+        np.stack((-k[:, 1], k[:, 0], zero), axis=1),
+    ), axis=1)
+    sin = np.sin(angle)[:, None, None]
+    cos = np.cos(angle)[:, None, None]
+    result: FloatArray = np.eye(3) + sin * cross + (1.0 - cos) * (cross @ cross)
     return result

@@ -258,7 +258,8 @@ class FrontEnd:
         lo = first
         for index, kind, settled, near in changes:
             if index > lo:
-                rotations.append((lo, self.mounting.rotation))
+                if not rotations or rotations[-1][1] is not self.mounting.rotation:
+                    rotations.append((lo, self.mounting.rotation))
                 self.mounting.add_fast(
                     swing_gyro[lo - first:index - first], raw[lo - first:index - first, _ACC])
                 lo = index
@@ -267,7 +268,8 @@ class FrontEnd:
                 self._apply_still(settled, near_after=near)
             elif kind == 1:
                 self.mounting.update_axis()
-        rotations.append((lo, self.mounting.rotation))
+        if not rotations or rotations[-1][1] is not self.mounting.rotation:
+            rotations.append((lo, self.mounting.rotation))
         self.mounting.add_fast(swing_gyro[lo - first:], raw[lo - first:, _ACC])
 
         up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))

@@ -130,3 +130,35 @@ def median(values: FloatArray) -> float:
         return float(np.partition(values, middle)[middle])
     part = np.partition(values, (middle - 1, middle))
     return float((part[middle - 1] + part[middle]) / 2.0)
+
+
+def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatArray]:
+    """(max, min) over every window of ``width`` consecutive samples, each (n - width + 1,).
+
+    The van Herk / Gil-Werman method: running extremes forwards and backwards within blocks of
+    ``width``, so the cost does not grow with the window (order statistics, hence exact). An
+    unknown sample (NaN) makes its windows' extremes NaN, as a plain max and min would.
+    """
+    n = values.shape[0]
+    if n < width:
+        return np.empty(0), np.empty(0)
+    blocks = -(-n // width)
+    count = n - width + 1
+
+    def running(pad: float, accumulate: np.ufunc) -> FloatArray:
+        padded = np.full(blocks * width, pad)
+        padded[:n] = values
+        shaped = padded.reshape(blocks, width)
+        forward = accumulate.accumulate(shaped, axis=1).ravel()
+        backward = accumulate.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].ravel()
+        result: FloatArray = accumulate(backward[:count], forward[width - 1:width - 1 + count])
+        return result
+
+    return running(-np.inf, np.maximum), running(np.inf, np.minimum)
+
+
+def sliding_range(values: FloatArray, width: int) -> FloatArray:
+    """max - min over every window of ``width`` consecutive samples (see sliding_extremes)."""
+    top, bottom = sliding_extremes(values, width)
+    result: FloatArray = top - bottom
+    return result
