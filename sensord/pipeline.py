@@ -82,7 +82,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self._resampler = Resampler()
         self._frontend = FrontEnd(self.config.placement)
-        self._gait = GaitDetector()
+        self._gait = GaitDetector(on_shank=self.config.placement == "ankle")
         self._toe_walk = ToeWalkTracker()
         # Point-hold-return movements: toes down for flexion, forefoot up for presses.
         self._flexions = ExcursionDetector(

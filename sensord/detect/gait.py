@@ -44,6 +44,7 @@ STANCE_PITCH_WINDOW: Final = 10
 TOE_STANCE_PITCH_DEG: Final = -8.0
 #: A heel strike rocks the foot down onto its sole by this much or more after contact.
 HEEL_ROCK_DEG: Final = 10.0
+SHANK_HEEL_ROCK_DEG: Final = 8.0
 #: A tiptoe stride that rises or drops more than this is a stair (toe walking stays within a
 #: few centimetres; a stair is 15-20 cm).
 MAX_TIPTOE_CLIMB_M: Final = 0.15
@@ -65,7 +66,11 @@ GRAVITY_M_S2: Final = 9.81
 class GaitDetector:
     """Streaming stride detection (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_shank: bool = False) -> None:
+        #: Worn on the shank (ankle placement) the foot's own pitch is not seen; the shank still
+        #: sees the heel strike's rocking (it rotates with the foot slapping down), so that test
+        #: alone tells tiptoe strides there.
+        self.on_shank = on_shank
         self._history = History(keep=200)
         self._decided = 0
         self._rotations = RotationLog()
@@ -297,7 +302,8 @@ class GaitDetector:
         # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
         # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
         heel_rock = landing_pitch - stance_pitch
-        tiptoe = stance_pitch < TOE_STANCE_PITCH_DEG and heel_rock < HEEL_ROCK_DEG
+        tiptoe = heel_rock < (SHANK_HEEL_ROCK_DEG if self.on_shank else HEEL_ROCK_DEG) and (
+            self.on_shank or stance_pitch < TOE_STANCE_PITCH_DEG)
         # The stillest sample of this stance: a zero-velocity point for the next stride.
         window = speed[i:min(i + REST_SEARCH, horizon)]
         rest = lo + i + int(np.argmin(window))
