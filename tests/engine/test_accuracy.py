@@ -1,0 +1,84 @@
+"""Accuracy on simulated sessions (the engine issue's figures; bench/bench_accuracy.py prints
+them for more seeds).
+
+Sessions alternate sides and rates (50-200 Hz), mount the sensor up to 25 degrees off and lose
+2 % of packets. Where the engine meets the issue's target the test asserts the target; where it
+does not yet (exact sets, tiptoe landings) it asserts the level reached, so a regression fails,
+and the README states the gap.
+"""
+
+from __future__ import annotations
+
+import statistics
+from functools import cache
+
+from sensord.pipeline import PipelineConfig, analyze
+from sensord.scoring import SessionScore, score_session
+from sensord.sim import SimSpec, simulate
+
+RATES = (50.0, 100.0, 104.0, 200.0)
+
+
+@cache
+def _score(routine: str, seeds: tuple[int, ...], placement: str = "instep") -> SessionScore:
+    total = SessionScore()
+    for seed in seeds:
+        spec = SimSpec(
+            routine=routine, seed=seed, side="left" if seed % 2 else "right",
+            placement=placement,  # type: ignore[arg-type]
+            rate_hz=RATES[seed % len(RATES)], mounting_max_deg=25.0, loss=0.02,
+        )
+        sim = simulate(spec)
+        events = analyze(sim.block, PipelineConfig(placement=spec.placement, side=spec.side))
+        total.merge(score_session(events, sim.truth.to_json_dict()))
+    return total
+
+
+def _routine() -> SessionScore:
+    return _score("default", (0, 1, 2, 3, 4, 5))
+
+
+def test_circle_directions_are_right() -> None:
+    score = _routine()
+    assert score.directions_checked >= 100
+    assert score.direction_accuracy >= 0.99
+
+
+def test_holds_are_timed_within_a_third_of_a_second() -> None:
+    score = _routine()
+    assert len(score.hold_errors_s) >= 100
+    assert statistics.median(score.hold_errors_s) <= 0.3
+
+
+def test_sets_are_counted() -> None:
+    score = _routine()
+    assert len(score.sets) == 30
+    assert score.fraction_exact("plantar_flexion") >= 0.95
+    assert score.fraction_exact() >= 0.8  # target 0.95: see the README
+    assert score.fraction_within_one() >= 0.9  # target 1.0: see the README
+
+
+def test_tiptoe_landings_are_found() -> None:
+    score = _routine()
+    assert score.toe_landings_truth >= 500
+    assert 0.85 <= score.toe_landing_ratio <= 1.15  # target within 3 %: see the README
+    assert statistics.median(score.landing_errors_s) <= 0.1
+
+
+def test_everyday_activity_gives_almost_no_reps() -> None:
+    score = _score("everyday", (0, 1, 2, 3))
+    assert score.everyday_minutes >= 20
+    assert score.false_reps_per_minute <= 0.2
+    routine = _routine()
+    assert routine.false_reps_per_minute <= 0.2
+
+
+def test_the_shank_counts_steps_but_no_foot_exercises() -> None:
+    """Worn on the shank: landings are found; flexion, circles and presses are not counted
+    (the shank barely turns in them: README)."""
+    score = _score("default", (0, 1), "ankle")
+    assert all(
+        s.counted_reps == 0 for s in score.sets if s.exercise != "toe_walk"
+    )
+    assert score.false_reps_per_minute <= 0.2
+    assert statistics.median(score.landing_errors_s) <= 0.1
