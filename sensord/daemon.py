@@ -6,8 +6,15 @@ pipeline, writes the resulting events to the store (which numbers them: ``device
 any network is involved. Around the workers run the sink's connection, a status ticker and the
 midnight reset of the daily totals.
 
-Seams for what comes later: ``BlockSource`` (the BLE link implements it), ``CommandHandler``
-(session tracking implements start/stop/reset, the link identify) and ``Daemon.stop`` (signals).
+With ``track_sessions`` each worker also follows the workout (``sensord.session``): session
+starts and summaries are stored and published as events (in time order with the pipeline's),
+summaries go to the history, and the live snapshot rides on the activity topic. ``sensord run``
+turns it on; ``sensord replay`` leaves it off, so a replay publishes exactly what ``analyze``
+prints.
+
+Seams: ``BlockSource`` (the BLE link implements it, ``sensord.runner.LinkSource``), ``Service``
+(background tasks such as the links, run in the same task group and stopped first on the way
+out), ``CommandHandler`` (``Daemon`` itself: start, stop, reset) and ``Daemon.stop`` (signals).
 """
 
 from __future__ import annotations
@@ -23,13 +30,16 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from sensord.config import Config, WearableConfig, database_path
 from sensord.errors import SensordError
+from sensord.history import History
 from sensord.model import ActivityState, Event, ImuBlock, LinkState, WearableStatus
 from sensord.pipeline import Pipeline, PipelineConfig
-from sensord.sinks.base import CommandHandler, Sink
+from sensord.session import SessionEvent, SessionSnapshot, SessionSummary, WorkoutTracker
+from sensord.sinks.base import CommandHandler, CommandResult, Sink
 from sensord.sinks.broker import broker_settings
 from sensord.sinks.mqtt import MqttSink
 from sensord.sinks.topics import wearable_ids
@@ -60,6 +70,20 @@ class PipelineLike(Protocol):
 
 
 PipelineFactory = Callable[[WearableConfig, Config], PipelineLike]
+
+
+class Service(Protocol):
+    """A background task the daemon runs beside its workers (a wearable's BLE link).
+
+    ``run`` works until ``stop``; on the way out the daemon stops services first (so streams
+    end and workers finish their sessions), then drains the outbox.
+    """
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def default_pipeline(wearable: WearableConfig, config: Config) -> PipelineLike:
@@ -143,21 +167,33 @@ class RateMeter:
 
 
 class WearableWorker:
-    """One wearable: source -> pipeline -> store, telling the sink what changed."""
+    """One wearable: source -> pipeline (-> workout tracker) -> store, telling the sink what
+    changed. ``time_scale`` > 1 when the source runs faster than real time (a virtual wearable
+    at ``--speed``): only the idle clock needs it, sample times are already the motion's."""
 
     def __init__(
         self, wearable: WearableConfig, source: BlockSource, pipeline: PipelineLike,
-        store: Store, sink: Sink,
+        store: Store, sink: Sink, *, tracker: WorkoutTracker | None = None,
+        history: History | None = None, time_scale: float = 1.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = wearable.name
         self.source = source
         self.pipeline = pipeline
         self.store = store
         self.sink = sink
+        self.tracker = tracker
+        self.history = history
+        self.time_scale = time_scale
         self.meter = RateMeter(wearable.rate_hz)
         self.samples = 0
         self.events = 0
         self.ended = False
+        #: Monotonic seconds of the newest sample's arrival (None before the first).
+        self.last_sample_mono_s: float | None = None
+        self.summaries: list[SessionSummary] = []
+        self._last_t_s: float | None = None
+        self._wall = wall_clock
         self._online = False
 
     async def run(self) -> None:
@@ -166,18 +202,37 @@ class WearableWorker:
         self.sink.set_availability(self.name, False)
         try:
             async for block in self.source.blocks():
+                if len(block) == 0:
+                    continue
                 self.samples += len(block)
                 self.meter.add(block)
+                self.last_sample_mono_s = time.monotonic()
+                self._last_t_s = float(block.t_s[-1])
                 self._set_online(self.source.status().link == LinkState.STREAMING)
-                self._record(self.pipeline.feed(block))
-                self.sink.set_activity(self.name, self.pipeline.state)
+                self._record(self._track(self.pipeline.feed(block), self._last_t_s))
+                self._publish_activity()
                 self.sink.add_raw(self.name, block)
-            self._record(self.pipeline.finish())
-            self.sink.set_activity(self.name, self.pipeline.state)
         finally:
-            self.ended = True
-            self.sink.set_status(self.name, self.status())
-            self._set_online(False)
+            # Also on cancellation: what the pipeline holds back and the open session are
+            # stored before the daemon drains the outbox (synchronous: no await here).
+            self.close()
+
+    def close(self) -> None:
+        """Flushes the pipeline, ends the open session and says the wearable is gone (once)."""
+        if self.ended:
+            return
+        self.ended = True
+        events = self._track(self.pipeline.finish(), None)
+        if self.tracker is not None:
+            events.extend(self.tracker.finish())
+        self._record(events)
+        self._publish_activity()
+        self.sink.set_status(self.name, self.status())
+        self._set_online(False)
+
+    @property
+    def in_session(self) -> bool:
+        return self.tracker is not None and self.tracker.active
 
     def status(self) -> WearableStatus:
         """The source's status with the measured rate and loss filled in where it has none."""
@@ -188,20 +243,114 @@ class WearableWorker:
             loss_pct=own.loss_pct if own.loss_pct is not None else self.meter.loss_pct(),
         )
 
+    def snapshot(self) -> dict[str, Any] | None:
+        """The tracker's live snapshot at the newest sample time (None without tracking)."""
+        if self.tracker is None:
+            return None
+        t_s = self.sample_clock_now()
+        if t_s is None:
+            return SessionSnapshot(active=False).to_dict()
+        return self.tracker.snapshot(t_s, self.pipeline.state).to_dict()
+
+    def sample_clock_now(self) -> float | None:
+        """The wearable's sample clock now: the newest sample time plus the (scaled) real time
+        since it arrived, so an idle session still ends while the wearable is away."""
+        if self._last_t_s is None or self.last_sample_mono_s is None:
+            return None
+        return self._last_t_s + (time.monotonic() - self.last_sample_mono_s) * self.time_scale
+
+    def tick(self) -> None:
+        """Periodic: availability, and the idle end of a session while no samples arrive."""
+        if self.ended:
+            return
+        self._set_online(self.source.status().link == LinkState.STREAMING)
+        if self.tracker is not None and self.tracker.active:
+            now_t = self.sample_clock_now()
+            if now_t is not None:
+                self._record(list(self.tracker.advance(now_t)))
+                self._publish_activity()
+
     def refresh_availability(self) -> None:
         if not self.ended:
             self._set_online(self.source.status().link == LinkState.STREAMING)
+
+    def command(self, command: str) -> CommandResult:
+        """``start``, ``stop`` or ``reset`` of the workout session."""
+        tracker = self.tracker
+        if tracker is None:
+            return CommandResult(False, f"{command}: session tracking is off")
+        t_s = self.sample_clock_now()
+        if t_s is None:
+            return CommandResult(False, f"{command}: no samples from {self.name} yet")
+        if command == "start":
+            if tracker.active:
+                return CommandResult(True, f"session {tracker.session_id} already running")
+            self._record(list(tracker.start(t_s, self._wall())))
+            self._publish_activity()
+            return CommandResult(True, f"session {tracker.session_id} started")
+        if command == "stop":
+            if not tracker.active:
+                return CommandResult(True, "no session running")
+            session_id = tracker.session_id
+            self._record(list(tracker.stop(t_s, self._wall())))
+            self._publish_activity()
+            return CommandResult(True, f"session {session_id} ended")
+        if command == "reset":
+            session_id = tracker.session_id
+            tracker.cancel()
+            self._publish_activity()
+            return CommandResult(True, f"session {session_id} discarded" if session_id
+                                 else "no session running")
+        return CommandResult(False, f"{command}: not supported for {self.name}")
+
+    def _track(
+        self, events: list[Event], t_end_s: float | None
+    ) -> list[Event | SessionEvent]:
+        """The pipeline's events with the session events they caused, each session event
+        before the event that caused it; then the idle end at ``t_end_s``, if any."""
+        tracker = self.tracker
+        if tracker is None:
+            return list(events)
+        out: list[Event | SessionEvent] = []
+        wall_s = self._wall()
+        for event in events:
+            out.extend(tracker.feed([event], wall_s))
+            out.append(event)
+        if t_end_s is not None:
+            out.extend(tracker.advance(t_end_s))
+        return out
+
+    def _publish_activity(self) -> None:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            self.sink.set_activity(self.name, self.pipeline.state)
+        else:
+            self.sink.set_activity(self.name, self.pipeline.state, snapshot)
 
     def _set_online(self, online: bool) -> None:
         if online != self._online:
             self._online = online
             self.sink.set_availability(self.name, online)
 
-    def _record(self, events: list[Event]) -> None:
+    def _record(self, events: Sequence[Event | SessionEvent]) -> None:
         if not events:
             return
-        stored = self.store.append(self.name, events)
+        rows: list[Event | Mapping[str, Any]] = [
+            e if isinstance(e, Event) else e.to_dict() for e in events
+        ]
+        stored = self.store.append(self.name, rows)
         self.events += len(stored)
+        for event in events:
+            if isinstance(event, SessionSummary):
+                self.summaries.append(event)
+                log.info("session %s of %s ended (%s): %d reps, %.0f %% of the routine",
+                         event.session_id, self.name, event.end_reason, event.reps,
+                         100 * event.progress)
+                if self.history is not None:
+                    self.history.record(event)
+            elif not isinstance(event, Event):
+                log.info("session %s of %s started (%s)", event.session_id, self.name,
+                         event.reason)
         self.sink.events_stored()
         self.sink.set_daily(self.store.daily_totals(self.name))
 
@@ -222,46 +371,88 @@ class RunSummary:
     events: dict[str, int]
     drained: bool
     pending: int
+    sessions: dict[str, list[SessionSummary]] = dataclasses.field(default_factory=dict)
 
 
 class Daemon:
     """Runs workers for the given sources until they all end or ``stop`` is called, then drains
-    the outbox (up to ``drain_timeout_s``) and lets the sink say goodbye."""
+    the outbox (up to ``drain_timeout_s``) and lets the sink say goodbye.
+
+    ``track_sessions`` adds a workout tracker per wearable (summaries go to ``history`` when
+    given). The daemon is also the ``CommandHandler`` for start, stop and reset.
+    """
 
     def __init__(
         self, config: Config, store: Store, sink: Sink, *,
         pipeline_factory: PipelineFactory = default_pipeline,
-        status_interval_s: float | None = None,
+        status_interval_s: float | None = None, track_sessions: bool = False,
+        history: History | None = None, time_scale: float = 1.0,
+        stop_grace_s: float = 1.5,
     ) -> None:
         self.config = config
         self.store = store
         self.sink = sink
         self.pipeline_factory = pipeline_factory
         self.status_interval_s = status_interval_s or config.mqtt.status_interval_s
+        self.track_sessions = track_sessions
+        self.history = history
+        self.time_scale = time_scale
+        self.stop_grace_s = stop_grace_s
+        self.workers: dict[str, WearableWorker] = {}
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
         """Ends the run gracefully (sources stop, the outbox drains, the sink disconnects)."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded config: new routine and session rules apply to the running trackers
+        (open sessions keep going); the rest takes a restart (``sensord.runner`` says so)."""
+        self.config = config
+        for worker in self.workers.values():
+            if worker.tracker is not None:
+                worker.tracker.reconfigure(config.routine, config.session)
+
+    async def handle(self, device: str, command: str, args: Mapping[str, Any]) -> CommandResult:
+        """MQTT commands: start, stop, reset the workout session of ``device``."""
+        del args
+        worker = self.workers.get(device)
+        if worker is None or worker.ended:
+            return CommandResult(False, f"{command}: {device} is not running")
+        if command == "identify":
+            return CommandResult(False, "identify: this wearable's profile has no way to show "
+                                        "itself")
+        return worker.command(command)
+
+    def _worker(self, name: str, source: BlockSource) -> WearableWorker:
+        configured = {w.name: w for w in self.config.wearables}
+        wearable = configured.get(name) or WearableConfig(name=name)
+        tracker = None
+        if self.track_sessions:
+            tracker = WorkoutTracker(self.config.routine, self.config.session, device=name,
+                                     side=wearable.side)
+        return WearableWorker(
+            wearable, source, self.pipeline_factory(wearable, self.config), self.store,
+            self.sink, tracker=tracker, history=self.history, time_scale=self.time_scale,
+        )
+
     async def run(
         self, sources: Mapping[str, BlockSource], *, drain_timeout_s: float = 10.0,
-        connect_wait_s: float = 0.0,
+        connect_wait_s: float = 0.0, services: Sequence[Service] = (),
     ) -> RunSummary:
         """Runs to the end of every source (or ``stop``). ``connect_wait_s`` holds the sources
         back until the sink is connected (at most that long), so a replay is seen live; the
-        daemon does not wait: the outbox keeps what it counts while the broker is away."""
+        daemon does not wait: the outbox keeps what it counts while the broker is away.
+        ``services`` run in the same task group (the BLE links) and are stopped first."""
         self.store.prune()  # a backlog older than store.max_age_days is dropped (and counted)
-        configured = {w.name: w for w in self.config.wearables}
-        workers = []
-        for name, source in sources.items():
-            wearable = configured.get(name) or WearableConfig(name=name)
-            workers.append(WearableWorker(
-                wearable, source, self.pipeline_factory(wearable, self.config), self.store,
-                self.sink,
-            ))
+        self.workers = {name: self._worker(name, source) for name, source in sources.items()}
+        workers = list(self.workers.values())
         try:
-            drained = await self._run(workers, drain_timeout_s, connect_wait_s)
+            drained = await self._run(workers, services, drain_timeout_s, connect_wait_s)
         except BaseExceptionGroup as failed:
             ours, _ = failed.split(SensordError)
             if ours is not None:
@@ -271,13 +462,18 @@ class Daemon:
             samples={w.name: w.samples for w in workers},
             events={w.name: w.events for w in workers},
             drained=drained, pending=self.store.pending_count(),
+            sessions={w.name: list(w.summaries) for w in workers},
         )
 
     async def _run(
-        self, workers: Sequence[WearableWorker], drain_timeout_s: float, connect_wait_s: float
+        self, workers: Sequence[WearableWorker], services: Sequence[Service],
+        drain_timeout_s: float, connect_wait_s: float,
     ) -> bool:
         async with asyncio.TaskGroup() as group:
             sink_task = group.create_task(self.sink.run(), name="sink")
+            service_tasks = [
+                group.create_task(_isolated(s.name, s.run), name=s.name) for s in services
+            ]
             if connect_wait_s > 0 and not await self.sink.wait_connected(connect_wait_s):
                 log.warning("no broker after %.0f s: starting anyway, events wait in the outbox",
                             connect_wait_s)
@@ -285,28 +481,44 @@ class Daemon:
                 group.create_task(self._status_loop(workers), name="status"),
                 group.create_task(self._midnight_loop(workers), name="midnight"),
             ]
-            running = {group.create_task(w.run(), name=f"wearable:{w.name}") for w in workers}
+            running = {
+                group.create_task(_isolated(f"wearable {w.name}", w.run),
+                                  name=f"wearable:{w.name}")
+                for w in workers
+            }
             stop_wait = group.create_task(self._stop.wait(), name="stop-request")
             while running and not self._stop.is_set():
                 done, _ = await asyncio.wait(
                     [*running, stop_wait], return_when=asyncio.FIRST_COMPLETED
                 )
                 running -= done
-            for task in [*running, *helpers, stop_wait]:
+            # Streams end first (the links unsubscribe), so the workers finish their sessions.
+            for service in services:
+                service.stop()
+            pending = [*running, *service_tasks]
+            if pending:
+                await asyncio.wait(pending, timeout=self.stop_grace_s)
+            for task in [*running, *service_tasks, *helpers, stop_wait]:
                 task.cancel()
-            await asyncio.wait([*running, *helpers, stop_wait])
+            await asyncio.wait([*running, *service_tasks, *helpers, stop_wait])
+            for worker in workers:
+                worker.close()
             drained = await self.sink.drain(drain_timeout_s)
             self.sink.stop()
             await sink_task
         return drained
 
     async def _status_loop(self, workers: Sequence[WearableWorker]) -> None:
+        next_status = 0.0
         while True:
+            now = time.monotonic()
             for worker in workers:
-                if not worker.ended:
-                    worker.refresh_availability()
+                worker.tick()
+                if not worker.ended and now >= next_status:
                     self.sink.set_status(worker.name, worker.status())
-            await asyncio.sleep(self.status_interval_s)
+            if now >= next_status:
+                next_status = now + self.status_interval_s
+            await asyncio.sleep(min(1.0, self.status_interval_s))
 
     async def _midnight_loop(self, workers: Sequence[WearableWorker]) -> None:
         while True:
@@ -314,6 +526,18 @@ class Daemon:
             log.info("local midnight: daily totals start again")
             for worker in workers:
                 self.sink.set_daily(self.store.daily_totals(worker.name))
+
+
+async def _isolated(what: str, run: Callable[[], Any]) -> None:
+    """Runs one wearable's task so that a bug in it cannot stop the others: an unexpected error
+    is logged with its traceback and ends only this task. Our own errors (config, store) and
+    cancellation go through."""
+    try:
+        await run()
+    except (SensordError, asyncio.CancelledError):
+        raise
+    except Exception:  # the fault-isolation boundary between wearables
+        log.exception("%s failed; the other wearables carry on", what)
 
 
 def _first_leaf(group: BaseExceptionGroup[SensordError]) -> SensordError:
@@ -346,8 +570,15 @@ def mqtt_sink(
     )
 
 
+def open_history(store: Store) -> History | None:
+    """The workout history in the outbox's database file (None for an in-memory store)."""
+    if store.path == ":memory:":
+        return None
+    return History(Path(store.path))
+
+
 __all__ = [
     "BlockSource", "Daemon", "PipelineFactory", "PipelineLike", "RateMeter", "RecordingSource",
-    "RunSummary", "WearableWorker", "default_pipeline", "mqtt_sink", "open_store",
-    "seconds_to_local_midnight",
+    "RunSummary", "Service", "WearableWorker", "default_pipeline", "mqtt_sink", "open_history",
+    "open_store", "seconds_to_local_midnight",
 ]

@@ -145,6 +145,7 @@ class WearableLink:
         self._scans = 0
         self._session_samples = 0
         self._device_t0_s: float | None = None
+        self._adapter_reachable = False
 
     # --- public ------------------------------------------------------------------------------
 
@@ -155,6 +156,12 @@ class WearableLink:
     @property
     def state(self) -> LinkState:
         return self._state
+
+    @property
+    def adapter_reachable(self) -> bool:
+        """True once a scan ran on the adapter (whether or not it found the wearable), until
+        the adapter itself fails: what "the adapter is reachable" means for readiness."""
+        return self._adapter_reachable
 
     def gaps(self) -> tuple[Gap, ...]:
         """The most recent gaps (lost samples and reconnects), oldest first."""
@@ -229,6 +236,7 @@ class WearableLink:
             try:
                 await self.adapter.ensure()
                 found = await self._find()
+                self._adapter_reachable = True
                 await self._session(found)
                 error = LinkLostError("the session ended")
             except (BleakError, LinkError, TimeoutError, OSError) as exc:
@@ -236,6 +244,10 @@ class WearableLink:
             if self._session_samples > 0:
                 self._backoff.succeeded()
             kind = classify(error)
+            if kind is ErrorClass.NOT_FOUND:
+                self._adapter_reachable = True
+            elif kind is ErrorClass.ADAPTER:
+                self._adapter_reachable = False
             delay_s = self._backoff.delay(kind)
             self._last_error = f"{type(error).__name__}: {error}"
             self._set_state(LinkState.BACKOFF)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sensord.cli import analyze, ble, replay, service, simulate
+from sensord.cli import analyze, ble, daemon, replay, service, simulate
 from sensord.cli.app import app
 
-__all__ = ["analyze", "app", "ble", "main", "replay", "service", "simulate"]
+__all__ = ["analyze", "app", "ble", "daemon", "main", "replay", "service", "simulate"]
 
 
 def main() -> None:

@@ -130,6 +130,8 @@ class MqttSink:
         self._bridge_due_at = 0.0
         self._state = "starting"
         self.published_events = 0
+        #: Monotonic seconds of the connection task's last sign of life (for the watchdog).
+        self.progress_s = time.monotonic()
         self._discovery = discovery.DiscoveryContext(
             prefix=self.prefix, topics=self.topics, version=__version__,
             status_expire_s=max(30, round(3 * config.status_interval_s)),
@@ -204,6 +206,7 @@ class MqttSink:
         """Connects, publishes and reconnects until ``stop``; see the class docstring."""
         backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
         while not self._stop_requested():
+            self.progress_s = time.monotonic()
             try:
                 async with self._client() as client:
                     self._note_state("connected", logging.INFO, "connected to %s",
@@ -285,6 +288,7 @@ class MqttSink:
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
         while True:
+            self.progress_s = time.monotonic()
             self._wake.clear()
             if self._discovery_due:
                 self._discovery_due = False
@@ -295,6 +299,9 @@ class MqttSink:
                 await self._publish(client, self.topics.bridge_availability,
                                     payloads.encode(payloads.availability(False)), qos=1,
                                     retain=True)
+                await client.unsubscribe(self.topics.cmd_filter, timeout=PUBLISH_TIMEOUT_S)
+                if self.config.discovery != "off":
+                    await client.unsubscribe(f"{self.prefix}/status", timeout=PUBLISH_TIMEOUT_S)
                 log.info("disconnecting from %s", self.broker.describe())
                 return
             try:
