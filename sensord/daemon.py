@@ -176,6 +176,7 @@ class WearableWorker:
         store: Store, sink: Sink, *, tracker: WorkoutTracker | None = None,
         history: History | None = None, time_scale: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
+        fresh_pipeline: Callable[[], PipelineLike] | None = None,
     ) -> None:
         self.name = wearable.name
         self.source = source
@@ -185,6 +186,8 @@ class WearableWorker:
         self.tracker = tracker
         self.history = history
         self.time_scale = time_scale
+        self.fresh_pipeline = fresh_pipeline
+        self.pipeline_failures = 0
         self.meter = RateMeter(wearable.rate_hz)
         self.samples = 0
         self.events = 0
@@ -209,13 +212,28 @@ class WearableWorker:
                 self.last_sample_mono_s = time.monotonic()
                 self._last_t_s = float(block.t_s[-1])
                 self._set_online(self.source.status().link == LinkState.STREAMING)
-                self._record(self._track(self.pipeline.feed(block), self._last_t_s))
+                self._record(self._track(self._feed(block), self._last_t_s))
                 self._publish_activity()
                 self.sink.add_raw(self.name, block)
         finally:
             # Also on cancellation: what the pipeline holds back and the open session are
             # stored before the daemon drains the outbox (synchronous: no await here).
             self.close()
+
+    def _feed(self, block: ImuBlock) -> list[Event]:
+        """The pipeline's events for a block. With a ``fresh_pipeline`` factory (the daemon), a
+        pipeline that fails is replaced by a fresh one and the stream and session go on: a
+        fault in one wearable's analysis must not end its link, nor the other wearables."""
+        if self.fresh_pipeline is None:
+            return self.pipeline.feed(block)
+        try:
+            return self.pipeline.feed(block)
+        except Exception:  # the fault-isolation boundary of one wearable's analysis
+            self.pipeline_failures += 1
+            log.exception("wearable %s: the analysis failed on a block of %d samples; starting "
+                          "it afresh", self.name, len(block))
+            self.pipeline = self.fresh_pipeline()
+            return []
 
     def close(self) -> None:
         """Flushes the pipeline, ends the open session and says the wearable is gone (once)."""
@@ -379,7 +397,9 @@ class Daemon:
     the outbox (up to ``drain_timeout_s``) and lets the sink say goodbye.
 
     ``track_sessions`` adds a workout tracker per wearable (summaries go to ``history`` when
-    given). The daemon is also the ``CommandHandler`` for start, stop and reset.
+    given). ``isolate_faults``: a pipeline that fails is replaced by a fresh one (logged), so one
+    wearable's fault never stops its link or the others. The daemon is also the
+    ``CommandHandler`` for start, stop and reset.
     """
 
     def __init__(
@@ -387,7 +407,7 @@ class Daemon:
         pipeline_factory: PipelineFactory = default_pipeline,
         status_interval_s: float | None = None, track_sessions: bool = False,
         history: History | None = None, time_scale: float = 1.0,
-        stop_grace_s: float = 1.5,
+        stop_grace_s: float = 1.5, isolate_faults: bool = False,
     ) -> None:
         self.config = config
         self.store = store
@@ -398,6 +418,7 @@ class Daemon:
         self.history = history
         self.time_scale = time_scale
         self.stop_grace_s = stop_grace_s
+        self.isolate_faults = isolate_faults
         self.workers: dict[str, WearableWorker] = {}
         self._stop = asyncio.Event()
 
@@ -435,9 +456,13 @@ class Daemon:
         if self.track_sessions:
             tracker = WorkoutTracker(self.config.routine, self.config.session, device=name,
                                      side=wearable.side)
+        def fresh() -> PipelineLike:
+            return self.pipeline_factory(wearable, self.config)
+
         return WearableWorker(
-            wearable, source, self.pipeline_factory(wearable, self.config), self.store,
-            self.sink, tracker=tracker, history=self.history, time_scale=self.time_scale,
+            wearable, source, fresh(), self.store, self.sink, tracker=tracker,
+            history=self.history, time_scale=self.time_scale,
+            fresh_pipeline=fresh if self.isolate_faults else None,
         )
 
     async def run(

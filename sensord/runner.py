@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
+
+import numpy as np
 
 from sensord.ble.adapter import Adapter, AdapterPool
 from sensord.ble.link import LinkConfig, WearableLink
@@ -52,9 +55,10 @@ class LinkSource:
     stop).
 
     ``time_scale``: a virtual wearable run ``--speed X`` times faster than real time sends its
-    samples X times as fast; the link times them on the host clock, so the sample times are
-    stretched back by X here (from the first sample on), and the rate is reported per second
-    of the wearable's own clock.
+    samples X times as fast. The link times samples on the host clock, which at X times the
+    rate would stretch every millisecond of scheduling jitter into X; so for such a stream a
+    sample's time is its number in the stream (received and known lost samples counted) over
+    the nominal rate: the wearable's own clock. The rate is reported per second of that clock.
     """
 
     def __init__(self, link: WearableLink, *, time_scale: float = 1.0) -> None:
@@ -62,6 +66,7 @@ class LinkSource:
         self.name = f"link:{link.config.name}"
         self.time_scale = time_scale
         self._origin_s: float | None = None
+        self._counted = 0
 
     async def run(self) -> None:
         await self.link.run()
@@ -76,9 +81,16 @@ class LinkSource:
     def _scaled(self, block: ImuBlock) -> ImuBlock:
         if len(block) == 0:
             return block
+        health = self.link.health()
+        rate_hz = health.nominal_rate_hz
+        if not math.isfinite(rate_hz) or rate_hz <= 0:  # NaN before the first connection
+            rate_hz = self.link.config.rate_hz
         if self._origin_s is None:
             self._origin_s = float(block.t_s[0])
-        t_s = self._origin_s + (block.t_s - self._origin_s) * self.time_scale
+        # Samples before this block: all received so far but this block, plus those lost.
+        before = max(health.samples - len(block) + health.lost_samples, self._counted)
+        self._counted = before + len(block)
+        t_s = self._origin_s + (before + np.arange(len(block), dtype=np.float64)) / rate_hz
         return ImuBlock(t_s, block.acc_m_s2, block.gyro_rad_s)
 
     def status(self) -> WearableStatus:
@@ -301,7 +313,7 @@ class Runner:
             self.sink = mqtt_sink(config, store, broker_url=self.broker_url, commands=commands,
                                   prune_discovery=True)
             daemon = Daemon(config, store, self.sink, track_sessions=True, history=history,
-                            time_scale=self.time_scale)
+                            time_scale=self.time_scale, isolate_faults=True)
             commands.daemon = daemon
             self.daemon = daemon
             for wearable in config.wearables:
