@@ -419,6 +419,10 @@ class WearableLink:
     async def _teardown(self, client: BleakClient, profile: Profile, subscribed: list[str]) -> None:
         """Stop writes and unsubscribes while the link is up (a wearable may leak subscription
         slots otherwise), then disconnect. Each step is bounded; failures are only logged."""
+        if self._state is LinkState.STREAMING:
+            # The stream is over already; a silent wearable can hold the steps below for
+            # seconds, and nobody should read the link as streaming meanwhile.
+            self._set_state(LinkState.BACKOFF)
         if client.is_connected:
             for write in profile.stop():
                 try:

@@ -87,7 +87,7 @@ def wearable(name: str, *, side: str, motion: str = "routine", speed: float = 10
 
 def write_config(
     path: Path, *, broker_url: str, base: str, prefix: str, wearables: Sequence[Wearable],
-    store: Path, sides: Sequence[str], extra: str = "",
+    store: Path, sides: Sequence[str], extra: str = "", stale_after_s: float = 2.0,
 ) -> Path:
     """A config for `sensord run`: one [[wearable]] per virtual wearable (each on its own
     adapter), fast MQTT and BLE timings for tests."""
@@ -95,7 +95,7 @@ def write_config(
         "[mqtt]", f'url = "{broker_url}"', f'base_topic = "{base}"',
         f'discovery_prefix = "{prefix}"', "status_interval_s = 1.0", "reconnect_min_s = 0.2",
         "reconnect_max_s = 1.0", "",
-        "[ble]", "scan_timeout_s = 3.0", "stale_after_s = 2.0", "",
+        "[ble]", "scan_timeout_s = 3.0", f"stale_after_s = {stale_after_s}", "",
         "[store]", f'path = "{store}"', "",
         "[logging]", 'level = "info"', "",
     ]
