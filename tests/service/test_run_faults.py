@@ -50,7 +50,7 @@ def pf_motion(tmp_path: Path) -> Routine:
 
 
 @pytest.mark.asyncio
-async def test_sigterm_mid_session_loses_no_event_and_exits_within_5_s(
+async def test_sighup_keeps_the_session_and_sigterm_loses_no_event_and_exits_within_5_s(
     broker_url: str, tmp_path: Path, pf_motion: Routine
 ) -> None:
     base, prefix = procs.unique_space()
@@ -62,6 +62,12 @@ async def test_sigterm_mid_session_loses_no_event_and_exits_within_5_s(
                                         base=base, prefix=prefix, wearables=(worn,),
                                         store=store, sides=("left",))
             with procs.daemon(config, speed=SPEED) as daemon:
+                await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 2, 60,
+                                    "two reps")
+                # SIGHUP: a new target applies to the running session, which goes on.
+                with config.open("a") as more:
+                    more.write("\n[routine.plantar_flexion]\nreps = 12\n")
+                daemon.send_signal(signal.SIGHUP)
                 await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 3, 60,
                                     "three reps")
                 asked = time.monotonic()
@@ -79,6 +85,9 @@ async def test_sigterm_mid_session_loses_no_event_and_exits_within_5_s(
     assert summary["end_reason"] == "finish"
     reps = [e for e in received if e["type"] == "rep"]
     assert summary["exercises"]["plantar_flexion"]["reps"] == len(reps) >= 3  # type: ignore[index]
+    assert summary["exercises"]["plantar_flexion"]["target"] == 12  # type: ignore[index]
+    assert len([e for e in received if e["type"] == "session_start"]) == 1
+    assert "config reloaded" in log
     assert seen.on(f"{base}/bridge/availability")[-1].json()["state"] == "offline"
     assert seen.on(f"{base}/left/availability")[-1].json()["state"] == "offline"
     assert "disconnecting from" in log
