@@ -173,7 +173,7 @@ def _wearable_panel(view: WearableView) -> Panel:
     snap = view.snapshot()
     link = snap["link"] or "?"
     colour = {"streaming": "green", "stopped": "red"}.get(link, "yellow")
-    parts = [f"link [{colour}]{link}[/]"]
+    parts = [f"[{colour}]{link}[/]"]
     if snap["battery_pct"] is not None:
         parts.append(f"battery {snap['battery_pct']:.0f} %")
     if snap["rate_hz"] is not None:
