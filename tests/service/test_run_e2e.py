@@ -8,10 +8,11 @@ import statistics
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from sensord.sinks.topics import wearable_id
-from tests.mqtt.helpers import Collector
+from tests.mqtt.helpers import Collector, schema
 from tests.service import procs
 from tests.service.routines import (
     aligned_score,
@@ -106,6 +107,18 @@ async def test_both_feet_through_the_daemon_match_the_truth(
                  if m.topic.startswith(f"{prefix}/device/") and ident in m.topic and m.payload]
         assert found
         assert all(m.retain for m in found)
+    # Every message has the schema, QoS and retain flag docs/mqtt.md gives its topic.
+    kinds = {  # last topic level -> (schema, qos, retain)
+        "event": ("event", 1, False), "activity": ("activity", 0, False),
+        "status": ("status", 0, False), "daily": ("daily", 1, True),
+        "availability": ("availability", 1, True), "state": ("bridge_state", 1, True),
+        "config": ("discovery_device", 1, True),
+    }
+    for message in seen.messages:
+        name, qos, retain = kinds[message.topic.rsplit("/", 1)[1]]
+        assert (message.qos, message.retain) == (qos, retain), message.topic
+        if message.payload:
+            jsonschema.validate(message.json(), schema(name))
     bridge = [m.json()["state"] for m in seen.on(f"{base}/bridge/availability")]
     assert bridge[0] == "online"
     assert bridge[-1] == "offline"
