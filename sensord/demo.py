@@ -58,6 +58,8 @@ class DemoOptions:
     state_dir: Path | None = None
     live: bool = True
     seed: int = 0
+    #: Where a running broker is looked for first.
+    local_broker: tuple[str, int] = LOCAL_BROKER
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +70,23 @@ class DemoResult:
     events: int
 
 
-def _local_broker_answers() -> bool:
+def _answers(address: tuple[str, int]) -> bool:
     try:
-        with socket.create_connection(LOCAL_BROKER, timeout=0.5):
+        with socket.create_connection(address, timeout=0.5):
             return True
     except OSError:
         return False
 
 
 @contextlib.asynccontextmanager
-async def _broker(console: Console) -> AsyncIterator[str]:
-    if _local_broker_answers():
-        console.print(f"broker: the one on {LOCAL_BROKER[0]}:{LOCAL_BROKER[1]}")
-        yield f"mqtt://{LOCAL_BROKER[0]}:{LOCAL_BROKER[1]}"
+async def _broker(console: Console, local: tuple[str, int]) -> AsyncIterator[str]:
+    host, port = local
+    if _answers(local):
+        console.print(f"broker: the one on {host}:{port}")
+        yield f"mqtt://{host}:{port}"
         return
     async with Broker(port=0) as broker:
-        console.print(f"broker: none on localhost:1883, so sensord's embedded broker on "
+        console.print(f"broker: none on {host}:{port}, so sensord's embedded broker on "
                       f"{broker.url}")
         yield broker.url
 
@@ -127,7 +130,7 @@ async def run_demo(options: DemoOptions, console: Console | None = None) -> Demo
             routine_s / options.speed + 2.0)
         console.print(f"the routine lasts {routine_s / 60:.1f} min; at --speed "
                       f"{options.speed:g} the demo takes {seconds:.0f} s (Ctrl-C ends it early)")
-        async with _broker(console) as url:
+        async with _broker(console, options.local_broker) as url:
             link = LocalLink()  # type: ignore[no-untyped-call]  # bumble leaves it unannotated
             wearable = VirtualWearable(link, get_profile("sensord"), name=WEARABLE_NAME,
                                        motion=motion, speed=options.speed)

@@ -3,10 +3,16 @@ session summary."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+
+from sensord.demo import DemoOptions, run_demo
+from tests.mqtt.helpers import free_port
 from tests.service import procs
 
 
@@ -33,3 +39,21 @@ def test_a_short_demo_ends_with_the_session_summary(broker_url: str, tmp_path: P
     assert int(events.group(1)) > full + short
     # Nothing was written outside the temporary state directory.
     assert not any(home.rglob("*"))
+
+
+@pytest.mark.asyncio
+async def test_without_a_broker_the_demo_brings_its_own(tmp_path: Path) -> None:
+    output = io.StringIO()
+    nothing_there = ("127.0.0.1", free_port())
+    result = await run_demo(
+        DemoOptions(speed=20.0, seconds=9.0, state_dir=tmp_path, local_broker=nothing_there),
+        Console(file=output, width=100),
+    )
+    text = output.getvalue()
+    assert f"broker: none on 127.0.0.1:{nothing_there[1]}, so sensord's embedded broker" in text
+    assert result.broker.startswith("mqtt://127.0.0.1:")
+    assert result.broker != f"mqtt://127.0.0.1:{nothing_there[1]}"
+    assert result.events > 0
+    assert len(result.summaries) == 1
+    assert result.summaries[0].exercise("plantar_flexion").reps > 0  # type: ignore[union-attr]
+    assert (tmp_path / "sensord.db").exists()
