@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sensord.config import Config, WearableConfig, database_path
 from sensord.errors import SensordError
@@ -46,6 +46,9 @@ from sensord.sinks.topics import wearable_ids
 from sensord.store import Store
 
 log = logging.getLogger(__name__)
+
+#: The live activity is rebuilt at most this often between events (s).
+ACTIVITY_EVERY_S: Final = 0.1
 
 
 class BlockSource(Protocol):
@@ -198,6 +201,7 @@ class WearableWorker:
         self._last_t_s: float | None = None
         self._wall = wall_clock
         self._online = False
+        self._activity_at_s = -1e18
 
     async def run(self) -> None:
         self.sink.set_daily(self.store.daily_totals(self.name))
@@ -212,8 +216,9 @@ class WearableWorker:
                 self.last_sample_mono_s = time.monotonic()
                 self._last_t_s = float(block.t_s[-1])
                 self._set_online(self.source.status().link == LinkState.STREAMING)
-                self._record(self._track(self._feed(block), self._last_t_s))
-                self._publish_activity()
+                events = self._track(self._feed(block), self._last_t_s)
+                self._record(events)
+                self._publish_activity(force=bool(events))
                 self.sink.add_raw(self.name, block)
         finally:
             # Also on cancellation: what the pipeline holds back and the open session are
@@ -338,7 +343,14 @@ class WearableWorker:
             out.extend(tracker.advance(t_end_s))
         return out
 
-    def _publish_activity(self) -> None:
+    def _publish_activity(self, *, force: bool = True) -> None:
+        """The live state to the sink: after every change that matters (``force``), else at
+        most every ``ACTIVITY_EVERY_S`` (blocks come 20 times a second; the topic goes out at
+        most ``mqtt.activity_max_hz``, so building it for every block is wasted work)."""
+        now = time.monotonic()
+        if not force and now - self._activity_at_s < ACTIVITY_EVERY_S:
+            return
+        self._activity_at_s = now
         snapshot = self.snapshot()
         if snapshot is None:
             self.sink.set_activity(self.name, self.pipeline.state)
