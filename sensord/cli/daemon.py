@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from typer._click.core import ParameterSource
 
 from sensord.cli.app import app, configure_logging, is_debug
 from sensord.config import Config, load_config
@@ -32,11 +33,16 @@ BrokerOption = Annotated[str | None, typer.Option(
 
 
 def _logging(ctx: typer.Context, config: Config) -> None:
+    """The config's logging, unless ``--debug`` or ``--log-level`` was given."""
     if is_debug(ctx):
         configure_logging("debug", config.logging.levels)
         return
+    level = config.logging.level
+    root = ctx.parent
+    if root is not None and root.get_parameter_source("log_level") is ParameterSource.COMMANDLINE:
+        level = str(root.params["log_level"])
     configure_logging(
-        config.logging.level, config.logging.levels,
+        level, config.logging.levels,
         repeat_window_s=config.logging.repeat_window_s,
         repeat_burst=config.logging.repeat_burst,
     )
@@ -49,7 +55,7 @@ def run(
     broker: BrokerOption = None,
     speed: Annotated[float, typer.Option(
         "--speed", help="The wearables are virtual and stream this many times faster than "
-        "real time (sensord wearable --speed): sample times are stretched back by it.",
+        "real time (sensord wearable --speed): their samples are timed by their count.",
     )] = 1.0,
 ) -> None:
     """The daemon: connect to the configured wearables, follow the workout, publish it."""
