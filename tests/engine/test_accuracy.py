@@ -54,14 +54,14 @@ def test_sets_are_counted() -> None:
     score = _routine()
     assert len(score.sets) == 30
     assert score.fraction_exact("plantar_flexion") >= 0.95
-    assert score.fraction_exact() >= 0.8  # target 0.95: see the README
-    assert score.fraction_within_one() >= 0.9  # target 1.0: see the README
+    assert score.fraction_exact() >= 0.9  # target 0.95: see the README
+    assert score.fraction_within_one() >= 0.95  # target 1.0: see the README
 
 
 def test_tiptoe_landings_are_found() -> None:
     score = _routine()
     assert score.toe_landings_truth >= 500
-    assert 0.85 <= score.toe_landing_ratio <= 1.15  # target within 3 %: see the README
+    assert 0.95 <= score.toe_landing_ratio <= 1.05  # target within 3 %: see the README
     assert statistics.median(score.landing_errors_s) <= 0.1
 
 
@@ -82,3 +82,6 @@ def test_the_shank_counts_steps_but_no_foot_exercises() -> None:
     )
     assert score.false_reps_per_minute <= 0.2
     assert statistics.median(score.landing_errors_s) <= 0.1
+    # Tiptoe strides are told by the missing heel-strike rocking alone there: most, not all.
+    assert score.toe_landings_truth >= 200
+    assert 0.5 <= score.toe_landing_ratio <= 1.1
