@@ -62,6 +62,7 @@ FAST_SWING_RAD_S: Final = 2.5
 REST_SPEED_RAD_S: Final = 1.2
 IMPACT_SEARCH: Final = 8  # samples (0.16 s) in which a forefoot landing's impact is sought
 IMPACT_BEFORE: Final = 8
+TOE_CONTACT_LEAD: Final = 16  # samples (0.32 s) before a crossing a forefoot may have touched
 #: Specific force a landing reaches around contact (m/s^2): about 1.5 g. A seated leg swinging
 #: freely reaches 1.4 g at the end of its arc, so the bar sits above that.
 MIN_IMPACT_M_S2: Final = 15.0
@@ -210,7 +211,8 @@ class GaitDetector:
             if stride.kind == "toe":
                 # A forefoot landing: the foot starts pitching down before it touches, so the
                 # crossing comes early; the impact marks the contact.
-                stride = replace(stride, t_land=round(self._impact_time(lo, i, cue), 4))
+                stride = replace(
+                    stride, t_land=round(self._impact_time(lo, i, cue, swing_start), 4))
             strides.append(stride)
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
@@ -276,13 +278,31 @@ class GaitDetector:
             out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
         return out
 
-    def _impact_time(self, lo: int, i: int, cue: str) -> float:
-        """The largest specific force near a contact cue (after a zero crossing, around the
-        moment a swing came to rest)."""
-        a, b = (i, i + IMPACT_SEARCH) if cue == "lobe" else (i - IMPACT_SEARCH, i + 2)
-        first = max(self._history.k_start, lo + a)
-        force = self._history.get("force", first, min(self._history.k_end, lo + b))
-        return (first + int(np.argmax(force))) * GRID_DT_S
+    def _impact_time(self, lo: int, i: int, cue: str, swing_start: int) -> float:
+        """The moment of a forefoot landing's impact near its contact cue.
+
+        The impact is the sharpest spike of specific force (a jolt one or two grid samples
+        wide, unlike the broad rise of the foot braking before it touches). After a swing lobe
+        it is sought from the end of the lobe's longest run (a forefoot may touch before the
+        zero crossing: the ringing after the impact can delay it; the toe-off jolt before the
+        lobe stays out); after a fast swing, around the moment it came to rest.
+        """
+        h = self._history
+        if cue == "lobe":
+            swinging = h.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S
+            edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            longest = int(np.argmax(ends - starts)) if starts.size else None
+            lobe_end = swing_start + int(ends[longest]) if longest is not None else i
+            a, b = max(lobe_end - 4, i - TOE_CONTACT_LEAD), i + IMPACT_SEARCH
+        else:
+            a, b = i - IMPACT_SEARCH, i + 2
+        first = max(h.k_start + 1, lo + a)
+        force = h.get("force", first - 1, min(h.k_end, lo + b + 1))
+        if force.shape[0] < 3:
+            return max(first, min(lo + i, h.k_end - 1)) * GRID_DT_S
+        sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
+        return (first + int(np.argmax(sharpness))) * GRID_DT_S
 
     def _climb_m(self, first: int, last: int) -> float:
         """Height the foot gained between two zero-velocity samples (absolute indices).
