@@ -30,8 +30,9 @@ SWING_PEAK_RAD_S: Final = 1.3
 MIN_LOBE: Final = 3
 MAX_LOBE: Final = 100  # 2 s: a longer "swing" is not a step
 LOOK_BACK: Final = MAX_LOBE + 50  # swings are sought this far before the decided point
-#: Contact follows the lobe within this many samples.
-CONTACT_SEARCH: Final = 15
+#: Contact follows the lobe within this many samples (0.5 s: after a forefoot landing the
+#: ringing of the impact can hold the pitch rate below zero for 0.4 s).
+CONTACT_SEARCH: Final = 25
 #: Stance: |gyro| below STANCE_RAD_S for STANCE_MIN samples within STANCE_SEARCH after contact.
 STANCE_RAD_S: Final = 1.0
 STANCE_MIN: Final = 3
@@ -41,7 +42,7 @@ STANCE_SEARCH: Final = 20
 DECIDE_AFTER: Final = 40
 STANCE_PITCH_WINDOW: Final = 10
 #: Stance pitch below this (toes down, degrees) means the foot stayed on tiptoe.
-TOE_STANCE_PITCH_DEG: Final = -8.0
+TOE_STANCE_PITCH_DEG: Final = -7.0
 #: A heel strike rocks the foot down onto its sole by this much or more after contact.
 HEEL_ROCK_DEG: Final = 10.0
 SHANK_HEEL_ROCK_DEG: Final = 10.0
@@ -199,7 +200,10 @@ class GaitDetector:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
             # Both cues of a merged landing bound the window: the jolt may follow either.
-            force = h.get("force", max(h.k_start, lo + first_cue - IMPACT_BEFORE),
+            window_lo = first_cue - IMPACT_BEFORE
+            if cue == "lobe":
+                window_lo = min(window_lo, self._contact_lead(lo, swing_start, i))
+            force = h.get("force", max(h.k_start, lo + window_lo),
                           min(h.k_end, lo + last_cue + IMPACT_SEARCH))
             if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
                 continue
@@ -289,12 +293,7 @@ class GaitDetector:
         """
         h = self._history
         if cue == "lobe":
-            swinging = h.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S
-            edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            longest = int(np.argmax(ends - starts)) if starts.size else None
-            lobe_end = swing_start + int(ends[longest]) if longest is not None else i
-            a, b = max(lobe_end - 4, i - TOE_CONTACT_LEAD), i + IMPACT_SEARCH
+            a, b = self._contact_lead(lo, swing_start, i), i + IMPACT_SEARCH
         else:
             a, b = i - IMPACT_SEARCH, i + 2
         first = max(h.k_start + 1, lo + a)
@@ -303,6 +302,16 @@ class GaitDetector:
             return max(first, min(lo + i, h.k_end - 1)) * GRID_DT_S
         sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
         return (first + int(np.argmax(sharpness))) * GRID_DT_S
+
+    def _contact_lead(self, lo: int, swing_start: int, i: int) -> int:
+        """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
+        ``i`` may have touched: a few samples before the end of its swing lobe's longest run
+        (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
+        swinging = self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S
+        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
+        return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
     def _climb_m(self, first: int, last: int) -> float:
         """Height the foot gained between two zero-velocity samples (absolute indices).
