@@ -45,7 +45,13 @@ STANCE_PITCH_WINDOW: Final = 10
 TOE_STANCE_PITCH_DEG: Final = -7.0
 #: A heel strike rocks the foot down onto its sole by this much or more after contact.
 HEEL_ROCK_DEG: Final = 10.0
-SHANK_HEEL_ROCK_DEG: Final = 10.0
+#: Seen from the shank (measured on simulated sessions, medians): after a heel strike the
+#: shank rolls forward at 1.6 rad/s over the next 0.3 s, on tiptoe at 0.8; it swings into a
+#: heel strike at 4 rad/s over the 0.3 s before, into a tiptoe landing at 2.5. With these
+#: bounds 94 % of tiptoe strides and 1 % of heel-to-toe ones pass.
+SHANK_WINDOW: Final = 15
+SHANK_MAX_ROLL_ON_RAD_S: Final = 1.1
+SHANK_MAX_SWING_IN_RAD_S: Final = 3.0
 #: A tiptoe stride that rises or drops more than this is a stair (toe walking stays within a
 #: few centimetres; a stair is 15-20 cm).
 MAX_TIPTOE_CLIMB_M: Final = 0.15
@@ -74,9 +80,9 @@ class GaitDetector:
     """Streaming stride detection (see the module docstring)."""
 
     def __init__(self, *, on_shank: bool = False) -> None:
-        #: Worn on the shank (ankle placement) the foot's own pitch is not seen; the shank still
-        #: sees the heel strike's rocking (it rotates with the foot slapping down), so that test
-        #: alone tells tiptoe strides there.
+        #: Worn on the shank (ankle placement) the foot's own pitch is not seen; the shank's
+        #: swing into the landing and its roll over the heel after it tell tiptoe strides there
+        #: (``_shank_tiptoe``).
         self.on_shank = on_shank
         self._history = History(keep=200)
         self._decided = 0
@@ -303,6 +309,21 @@ class GaitDetector:
         sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
         return (first + int(np.argmax(sharpness))) * GRID_DT_S
 
+    @staticmethod
+    def _shank_tiptoe(ml: FloatArray, i: int) -> bool:
+        """Whether a landing seen from the shank was on tiptoe (``i``: the sample before it).
+
+        The shank cannot see the foot's pitch, but it feels the ankle: a heel strike comes from
+        a fast swing and rolls the shank forward over the heel right after; on tiptoe the swing
+        is gentler and the plantarflexed ankle holds the shank back.
+        """
+        before = ml[max(0, i - SHANK_WINDOW):i]
+        after = ml[i + 1:i + 1 + SHANK_WINDOW]
+        if not before.size or not after.size:
+            return False
+        return bool(float(after.mean()) < SHANK_MAX_ROLL_ON_RAD_S
+                    and float(before.mean()) > -SHANK_MAX_SWING_IN_RAD_S)
+
     def _contact_lead(self, lo: int, swing_start: int, i: int) -> int:
         """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
         ``i`` may have touched: a few samples before the end of its swing lobe's longest run
@@ -362,8 +383,10 @@ class GaitDetector:
         # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
         # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
         heel_rock = landing_pitch - stance_pitch
-        tiptoe = heel_rock < (SHANK_HEEL_ROCK_DEG if self.on_shank else HEEL_ROCK_DEG) and (
-            self.on_shank or stance_pitch < TOE_STANCE_PITCH_DEG)
+        if self.on_shank:
+            tiptoe = self._shank_tiptoe(ml, i)
+        else:
+            tiptoe = heel_rock < HEEL_ROCK_DEG and stance_pitch < TOE_STANCE_PITCH_DEG
         # The stillest sample of this stance: a zero-velocity point for the next stride.
         window = speed[i:min(i + REST_SEARCH, horizon)]
         rest = lo + i + int(np.argmin(window))

@@ -81,6 +81,6 @@ def test_the_shank_counts_steps_but_no_foot_exercises() -> None:
     )
     assert score.false_reps_per_minute <= 0.2
     assert statistics.median(score.landing_errors_s) <= 0.1
-    # Tiptoe strides are told by the missing heel-strike rocking alone there: most, not all.
+    # Tiptoe strides are told by how the shank swings in and rolls on: most, not all.
     assert score.toe_landings_truth >= 200
-    assert 0.5 <= score.toe_landing_ratio <= 1.1
+    assert 0.7 <= score.toe_landing_ratio <= 1.1
