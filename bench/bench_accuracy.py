@@ -2,7 +2,7 @@
 
 Sessions across seeds, both sides, 50-200 Hz, random mountings up to 25 degrees and 2 % packet
 loss; every figure of the engine issue's list. Run: python bench/bench_accuracy.py [--seeds N]
-[--routine default] [--placement instep] [--json]
+[--routine default] [--placement instep] [--first-seed N] [--json]
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from sensord.sim import SimSpec, simulate  # noqa: E402
 RATES = (50.0, 100.0, 104.0, 200.0)
 
 
-def run(routine: str, seeds: int, placement: str, loss: float) -> tuple[SessionScore, float]:
+def run(routine: str, seeds: int, placement: str, loss: float,
+        first_seed: int = 0) -> tuple[SessionScore, float]:
     total = SessionScore()
     start = time.perf_counter()
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         spec = SimSpec(
             routine=routine, seed=seed, side="left" if seed % 2 else "right",
             placement=placement, rate_hz=RATES[seed % len(RATES)], mounting_max_deg=25.0,
@@ -64,9 +65,11 @@ def main() -> None:
     parser.add_argument("--routine", default="default")
     parser.add_argument("--placement", default="instep")
     parser.add_argument("--loss", type=float, default=0.02)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start here: seeds the engine was not tuned on (the tests use 0-11)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    score, seconds = run(args.routine, args.seeds, args.placement, args.loss)
+    score, seconds = run(args.routine, args.seeds, args.placement, args.loss, args.first_seed)
     result = figures(score)
     if args.json:
         print(json.dumps(result))

@@ -19,7 +19,7 @@ import numpy as np
 
 from sensord.detect import plantar_flexion, toe_press
 from sensord.detect.ankle_circle import Circle, CircleDetector
-from sensord.detect.base import RepCandidate, Stride
+from sensord.detect.base import RepCandidate, StreamBreak, Stride
 from sensord.detect.excursion import ExcursionDetector
 from sensord.detect.gait import GaitDetector
 from sensord.detect.recognizer import Recognizer
@@ -72,7 +72,7 @@ class _Item:
 
     t_known: float
     order: int
-    payload: RepCandidate | Circle | Stride = field(compare=False)
+    payload: RepCandidate | Circle | Stride | StreamBreak = field(compare=False)
 
 
 class Pipeline:
@@ -115,6 +115,10 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """Ends the stream: processes what is buffered and closes what is open."""
         events = self._process() if self._pending else []
+        # Landings still waiting for samples that will not come are decided on what there is.
+        for stride in self._gait.finish():
+            events.extend(self._advance(stride.t_known))
+            events.extend(self._dispatch(stride))
         news = self._toe_walk.finish()
         for item in news:
             events.extend(self._recognizer.add(item))
@@ -162,6 +166,10 @@ class Pipeline:
     def _run_chunk(self, chunk: GridChunk, items: list[_Item]) -> None:
         """Runs the front end and the detectors over one grid chunk, collecting candidates."""
         for features in self._frontend.feed(chunk):
+            if features.new_segment and not np.isnan(self._horizon_s):
+                # After everything known by the end of the old segment (order 4).
+                unseen = float(features.t_s[0]) - self._horizon_s
+                items.append(_Item(self._horizon_s, 4, StreamBreak(self._horizon_s, unseen)))
             self._horizon_s = float(features.t_s[-1])
             items.extend(_Item(s.t_known, 0, s) for s in self._gait.update(features))
             for order, detector, classify in (
@@ -174,7 +182,10 @@ class Pipeline:
                         items.append(_Item(candidate.t_known, order, candidate))
             items.extend(_Item(c.t_known, 3, c) for c in self._circles.update(features))
 
-    def _dispatch(self, payload: RepCandidate | Circle | Stride) -> list[Event]:
+    def _dispatch(self, payload: RepCandidate | Circle | Stride | StreamBreak) -> list[Event]:
+        if isinstance(payload, StreamBreak):
+            self._toe_walk.unseen(payload.unseen_s)
+            return []
         if isinstance(payload, Stride):
             events: list[Event] = []
             for news in self._toe_walk.add(payload):

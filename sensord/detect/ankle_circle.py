@@ -36,6 +36,10 @@ MAX_SPEED_RAD_S: Final = 5.0
 MAX_IMPACT_M_S2: Final = 5.0
 GRAVITY_M_S2: Final = 9.81
 _KEEP: Final = 600
+#: A break in the stream up to this many grid samples (the front end's edges included) does
+#: not end a running circle: the turn is followed across it (see ``_bridge``).
+MAX_BRIDGE: Final = 80
+RATE_WINDOW: Final = 20  # samples over which the turning rate before a gap is measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,9 @@ class CircleDetector:
         self._last_active = -(10**9)
         self._scan = 0
         self._episode: _Episode | None = None
+        # The phase the toes are expected to turn from the last real sample to the first one
+        # after a gap (set by ``_bridge``), to choose among the whole turns a gap could hide.
+        self._expected_step: float | None = None
 
     def reset(self) -> None:
         """Forgets everything short-term (a break in the stream)."""
@@ -80,6 +87,7 @@ class CircleDetector:
         self._prev_gate = False
         self._last_active = -(10**9)
         self._episode = None
+        self._expected_step = None
 
     @property
     def turning(self) -> float:
@@ -94,7 +102,8 @@ class CircleDetector:
 
     def update(self, features: Features) -> list[Circle]:
         h = self._history
-        if features.new_segment or h.k_end != features.k0:
+        broken = features.new_segment or h.k_end != features.k0
+        if broken and not self._bridge(features.k0 - h.k_end):
             self.reset()
             h = self._history
             self._scan = features.k0
@@ -123,6 +132,14 @@ class CircleDetector:
         prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
         step = np.angle(v * np.conj(prev_v))
         active = valid & gate & prev_gate
+        if self._expected_step is not None and valid.any():
+            # The first real sample after a break: of the phase steps the gap could hide (the
+            # measured one plus whole turns), take the one nearest the turning rate before it.
+            first = int(np.argmax(valid))
+            turns = round((self._expected_step - float(step[first])) / (2 * math.pi))
+            step[first] += 2 * math.pi * turns
+            active[first] = True
+            self._expected_step = None
         phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
         self._phase = float(phase[-1])
         if valid.any():
@@ -145,6 +162,34 @@ class CircleDetector:
         keep_from = self._episode.ref if self._episode else self._scan
         h.trim(max(min(keep_from, h.k_end - PEAK_WINDOW), h.k_end - _KEEP))
         return circles
+
+    def _bridge(self, gap: int) -> bool:
+        """Carries a running circle across a short break in the stream (lost packets).
+
+        The missing cells are filled as bridged (no motion, still "alive"), and the turn the toes
+        made meanwhile is taken from both sides: the phase measured after the gap, plus the
+        whole turns that make the advance closest to the turning rate before it. Counting goes
+        on where the stream resumes; without a running circle there is nothing to carry.
+        """
+        h = self._history
+        ep = self._episode
+        if (ep is None or ep.direction == 0 or self._prev_v is None or not 0 < gap <= MAX_BRIDGE
+                or h.k_end - h.k_start < RATE_WINDOW):
+            return False
+        phase = h.get("phase", h.k_end - RATE_WINDOW, h.k_end)
+        rate = float(phase[-1] - phase[0]) / (RATE_WINDOW - 1)
+        if rate * ep.direction <= 0.0:
+            return False  # not turning the episode's way just before the gap
+        self._expected_step = rate * (gap + 1)
+        idx = h.k_end + np.arange(gap)
+        zeros = np.zeros(gap)
+        h.append(
+            h.k_end, speed=zeros, phase=np.full(gap, self._phase),
+            last_active=idx.astype(np.float64), gy=zeros, gz=zeros, valid=zeros, fast=zeros,
+            impact=zeros,
+        )
+        self._last_active = int(idx[-1])
+        return True
 
     def _follow(self) -> list[Circle]:
         h = self._history

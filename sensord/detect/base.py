@@ -47,3 +47,14 @@ class Stride:
     stance_pitch_deg: float
     landing_pitch_deg: float
     valid: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBreak:
+    """The stream broke after sample time ``t_known``; ``unseen_s`` seconds are missing.
+
+    Trackers that judge by time between landings must not read the lost time as a rest.
+    """
+
+    t_known: float
+    unseen_s: float

@@ -291,8 +291,11 @@ class ExcursionDetector:
         into = offset * self.direction if self.direction else distance
         amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
         wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
+        # A return is seen on real samples: a dip of a small hold across samples bridged over
+        # lost packets is not the foot coming home.
+        seen = h.get("valid", start, h.k_end) > 0.5
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
-            amplitude >= self.min_amplitude_deg)
+            amplitude >= self.min_amplitude_deg) & seen
         back[0] = False
         hit = np.flatnonzero(back)
         too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
@@ -322,8 +325,20 @@ class ExcursionDetector:
             self._open = None
             self._scan = end + 1
             return excursion, True
-        if kind in (1, 2):
-            # Beyond the exercise's range, or well past home the other way: not a rep.
+        if kind == 1:
+            # Beyond the exercise's range: not a rep, but perhaps a change of posture (stepping
+            # onto the ball) followed by a rep from the new posture before the range was
+            # passed: look again from where the pitch first held still.
+            opened = self._open.opened
+            passed = self._pitch(opened, start + at)
+            steady = np.flatnonzero(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
+                passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
+            self._open = None
+            self._scan = opened + int(steady[0]) + PLATEAU_LEN if steady.size else start + at
+            self._scan = max(self._scan, opened + 1)
+            return None, True
+        if kind == 2:
+            # Well past home the other way: not a rep.
             self._open = None
             self._scan = start + max(1, at)
             return None, True

@@ -26,12 +26,13 @@ from sensord.model import FloatArray
 #: The swing lobe: medio-lateral rate below -SWING_ON (toes pitching up) for MIN_LOBE samples
 #: while the foot turns faster than SWING_PEAK in all (a turning step swings partly in yaw).
 SWING_ON_RAD_S: Final = 0.8
-SWING_PEAK_RAD_S: Final = 1.8
+SWING_PEAK_RAD_S: Final = 1.3
 MIN_LOBE: Final = 3
 MAX_LOBE: Final = 100  # 2 s: a longer "swing" is not a step
 LOOK_BACK: Final = MAX_LOBE + 50  # swings are sought this far before the decided point
-#: Contact follows the lobe within this many samples.
-CONTACT_SEARCH: Final = 15
+#: Contact follows the lobe within this many samples (0.5 s: after a forefoot landing the
+#: ringing of the impact can hold the pitch rate below zero for 0.4 s).
+CONTACT_SEARCH: Final = 25
 #: Stance: |gyro| below STANCE_RAD_S for STANCE_MIN samples within STANCE_SEARCH after contact.
 STANCE_RAD_S: Final = 1.0
 STANCE_MIN: Final = 3
@@ -41,13 +42,23 @@ STANCE_SEARCH: Final = 20
 DECIDE_AFTER: Final = 40
 STANCE_PITCH_WINDOW: Final = 10
 #: Stance pitch below this (toes down, degrees) means the foot stayed on tiptoe.
-TOE_STANCE_PITCH_DEG: Final = -8.0
+TOE_STANCE_PITCH_DEG: Final = -7.0
 #: A heel strike rocks the foot down onto its sole by this much or more after contact.
 HEEL_ROCK_DEG: Final = 10.0
-SHANK_HEEL_ROCK_DEG: Final = 8.0
+#: Seen from the shank (measured on simulated sessions, medians): after a heel strike the
+#: shank rolls forward at 1.6 rad/s over the next 0.3 s, on tiptoe at 0.8; it swings into a
+#: heel strike at 4 rad/s over the 0.3 s before, into a tiptoe landing at 2.5. With these
+#: bounds 94 % of tiptoe strides and 1 % of heel-to-toe ones pass.
+SHANK_WINDOW: Final = 15
+SHANK_MAX_ROLL_ON_RAD_S: Final = 1.1
+SHANK_MAX_SWING_IN_RAD_S: Final = 3.0
 #: A tiptoe stride that rises or drops more than this is a stair (toe walking stays within a
 #: few centimetres; a stair is 15-20 cm).
 MAX_TIPTOE_CLIMB_M: Final = 0.15
+#: On the shank the stillest stance sample is not at rest (the shank pivots over the ankle), so
+#: the integration drifts more: measured on simulated sessions, tiptoe strides there read
+#: 0.1 m (median; 0.22 m at the 75th percentile), stair strides 0.4-1 m.
+SHANK_MAX_TIPTOE_CLIMB_M: Final = 0.3
 REST_SEARCH: Final = 25  # the stance's stillest sample is looked for in 0.5 s after contact
 MAX_STRIDE_SAMPLES: Final = 125  # 2.5 s: a longer gap is not one stride
 MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
@@ -58,8 +69,10 @@ FAST_SWING_RAD_S: Final = 2.5
 REST_SPEED_RAD_S: Final = 1.2
 IMPACT_SEARCH: Final = 8  # samples (0.16 s) in which a forefoot landing's impact is sought
 IMPACT_BEFORE: Final = 8
-#: Specific force a landing reaches around contact (m/s^2): about 1.4 g.
-MIN_IMPACT_M_S2: Final = 13.5
+TOE_CONTACT_LEAD: Final = 16  # samples (0.32 s) before a crossing a forefoot may have touched
+#: Specific force a landing reaches around contact (m/s^2): about 1.5 g. A seated leg swinging
+#: freely reaches 1.4 g at the end of its arc, so the bar sits above that.
+MIN_IMPACT_M_S2: Final = 15.0
 GRAVITY_M_S2: Final = 9.81
 
 
@@ -67,9 +80,9 @@ class GaitDetector:
     """Streaming stride detection (see the module docstring)."""
 
     def __init__(self, *, on_shank: bool = False) -> None:
-        #: Worn on the shank (ankle placement) the foot's own pitch is not seen; the shank still
-        #: sees the heel strike's rocking (it rotates with the foot slapping down), so that test
-        #: alone tells tiptoe strides there.
+        #: Worn on the shank (ankle placement) the foot's own pitch is not seen; the shank's
+        #: swing into the landing and its roll over the heel after it tell tiptoe strides there
+        #: (``_shank_tiptoe``).
         self.on_shank = on_shank
         self._history = History(keep=200)
         self._decided = 0
@@ -86,8 +99,21 @@ class GaitDetector:
         self._last_rest = None
         self._last_contact = None
 
+    def finish(self) -> list[Stride]:
+        """Decides the landings still pending when the stream ends or breaks.
+
+        Without this, the last strides before a break (or the end of a recording) would wait
+        for samples that never come. Each is decided on what there is: a cue that has no partner
+        yet has none, and a stance cut short is judged on the samples it has.
+        """
+        if self._history.k_end <= self._history.k_start:
+            return []
+        return self._scan(final=True)
+
     def update(self, features: Features) -> list[Stride]:
+        strides: list[Stride] = []
         if features.new_segment or self._history.k_end != features.k0:
+            strides = self.finish()
             self._history.reset(features.k0)
             self._decided = features.k0
         gyro = features.gyro_rad_s
@@ -102,7 +128,7 @@ class GaitDetector:
             valid=features.valid.astype(np.float64),
         )
         self._rotations.extend(features.rotations)
-        strides = self._scan()
+        strides.extend(self._scan())
         # Keep a margin before the scan point: impacts are sought a few samples before contact.
         keep = min(self._decided - LOOK_BACK - 2 * IMPACT_SEARCH, self._history.k_end - 100)
         if self._last_rest is not None:
@@ -111,7 +137,7 @@ class GaitDetector:
         self._rotations.forget_before(self._history.k_start)
         return strides
 
-    def _scan(self) -> list[Stride]:
+    def _scan(self, *, final: bool = False) -> list[Stride]:
         """Decides every landing that has DECIDE_AFTER samples after its swing, all at once.
 
         Two contact cues, merged: the medio-lateral rate's upward zero crossing after its swing
@@ -123,19 +149,20 @@ class GaitDetector:
         are found over a window reaching LOOK_BACK before it, so a swing is always seen whole
         (a run touching the window's first sample is one too long to matter, or one cut by a
         break in the stream, the same in any case): every choice depends only on the samples,
-        not on how they arrived.
+        not on how they arrived. ``final`` (the stream ends or breaks) decides everything left
+        on the samples there are.
         """
         h = self._history
         lo = max(h.k_start, self._decided - LOOK_BACK)
         n = h.k_end - lo
-        if n < DECIDE_AFTER + MIN_LOBE:
+        if n < (MIN_LOBE + 2 if final else DECIDE_AFTER + MIN_LOBE):
             return []
         ml = h.get("ml", lo, h.k_end)
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = np.flatnonzero(low[:-2] & low[1:-1] & low[2:])
-        lobe, _ = self._lobe_contacts(ml, speed, n)
-        rest, _ = self._rest_contacts(speed, n)
+        lobe = self._lobe_contacts(ml, speed, n, final=final)
+        rest = self._rest_contacts(speed, n, final=final)
         first_new = self._decided - lo
         # One candidate per contact sample (the zero crossing first), in time order.
         by_contact: dict[int, tuple[int, int, int, str]] = {}
@@ -152,7 +179,8 @@ class GaitDetector:
             if n_cand <= used:
                 continue
             i, swing_start, own_horizon, cue = candidate
-            if i + PARTNER_HORIZON > n:
+            first_cue = last_cue = i
+            if not final and i + PARTNER_HORIZON > n:
                 # A swing not yet decided (or not yet begun) could still be this landing's
                 # other cue: wait until any such partner would be known. (Contacts before
                 # n - PARTNER_HORIZON are all listed by now; later ones may not be yet.)
@@ -168,31 +196,43 @@ class GaitDetector:
                 consumed = max(consumed, partner[0] + 1)
                 decided = max(decided, consumed)
                 horizon = max(horizon, partner[2])
+                last_cue = partner[0]
                 if partner[3] == "lobe" and cue != "lobe":
                     # The zero crossing is the sharper anchor of the two.
                     i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
+            horizon = min(horizon, n)
             k = int(np.searchsorted(calm_runs, i))
             if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
-            force = h.get("force", lo + i - IMPACT_BEFORE, lo + i + IMPACT_SEARCH)
+            # Both cues of a merged landing bound the window: the jolt may follow either.
+            window_lo = first_cue - IMPACT_BEFORE
+            if cue == "lobe":
+                window_lo = min(window_lo, self._contact_lead(lo, swing_start, i))
+            force = h.get("force", max(h.k_start, lo + window_lo),
+                          min(h.k_end, lo + last_cue + IMPACT_SEARCH))
             if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
                 continue
-            stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon)
+            # Known once the first cue's partner horizon has passed (when this scan can first
+            # decide it), or at the end of the samples when the stream ends or breaks.
+            t_known = min(lo + first_cue + PARTNER_HORIZON, h.k_end) - 1
+            stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon,
+                                  t_known * GRID_DT_S)
             if stride.kind == "toe":
                 # A forefoot landing: the foot starts pitching down before it touches, so the
                 # crossing comes early; the impact marks the contact.
-                stride = replace(stride, t_land=round(self._impact_time(lo, i, cue), 4))
+                stride = replace(
+                    stride, t_land=round(self._impact_time(lo, i, cue, swing_start), 4))
             strides.append(stride)
             self._last_contact = lo + i
-        self._decided = max(self._decided, lo + decided)
+        self._decided = h.k_end if final else max(self._decided, lo + decided)
         return strides
 
     def _lobe_contacts(
-        self, ml: FloatArray, speed: FloatArray, n: int
-    ) -> tuple[list[tuple[int, int, int, str]], int]:
-        """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), and the
-        first sample of a swing that cannot be decided yet (``n`` if none)."""
+        self, ml: FloatArray, speed: FloatArray, n: int, *, final: bool
+    ) -> list[tuple[int, int, int, str]]:
+        """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), up to
+        the first swing that cannot be decided yet (``final``: on whatever samples follow)."""
         swinging = ml < -SWING_ON_RAD_S
         edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
         starts = np.flatnonzero(edges == 1)
@@ -209,19 +249,21 @@ class GaitDetector:
             group = last + 1
             if first_start == 0 or last_end - first_start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
-            if j >= crossings.size or last_end + DECIDE_AFTER > n:
-                return out, first_start  # not decidable yet: come back for it
-            if crossings[j] > last_end - 1 + CONTACT_SEARCH:
+            if not final and (j >= crossings.size or last_end + DECIDE_AFTER > n):
+                return out  # not decidable yet: come back for it
+            if j >= crossings.size or crossings[j] > last_end - 1 + CONTACT_SEARCH:
                 continue
             length = last_end - first_start
             peak = float(speed[first_start:last_end].max())
             if length < MIN_LOBE or length > MAX_LOBE or peak < SWING_PEAK_RAD_S:
                 continue
             out.append((int(crossings[j]), first_start, last_end + DECIDE_AFTER, "lobe"))
-        return out, n
+        return out
 
     @staticmethod
-    def _rest_contacts(speed: FloatArray, n: int) -> tuple[list[tuple[int, int, int, str]], int]:
+    def _rest_contacts(
+        speed: FloatArray, n: int, *, final: bool
+    ) -> list[tuple[int, int, int, str]]:
         """Forefoot contacts: a fast swing (any axis) that comes to rest. Same shape as
         ``_lobe_contacts``; the contact sample is the one before the speed drops below
         REST_SPEED_RAD_S."""
@@ -236,22 +278,61 @@ class GaitDetector:
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             if start == 0 or end - start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
-            if end + DECIDE_AFTER > n:
-                return out, start
-            if end - start < MIN_LOBE:
+            if not final and end + DECIDE_AFTER > n:
+                return out
+            if end >= n or end - start < MIN_LOBE:
                 continue
             k = int(np.searchsorted(slow, end))
             if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
                 continue
             out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
-        return out, n
+        return out
 
-    def _impact_time(self, lo: int, i: int, cue: str) -> float:
-        """The largest specific force near a contact cue (after a zero crossing, around the
-        moment a swing came to rest)."""
-        a, b = (i, i + IMPACT_SEARCH) if cue == "lobe" else (i - IMPACT_SEARCH, i + 2)
-        force = self._history.get("force", lo + a, lo + b)
-        return (lo + a + int(np.argmax(force))) * GRID_DT_S
+    def _impact_time(self, lo: int, i: int, cue: str, swing_start: int) -> float:
+        """The moment of a forefoot landing's impact near its contact cue.
+
+        The impact is the sharpest spike of specific force (a jolt one or two grid samples
+        wide, unlike the broad rise of the foot braking before it touches). After a swing lobe
+        it is sought from the end of the lobe's longest run (a forefoot may touch before the
+        zero crossing: the ringing after the impact can delay it; the toe-off jolt before the
+        lobe stays out); after a fast swing, around the moment it came to rest.
+        """
+        h = self._history
+        if cue == "lobe":
+            a, b = self._contact_lead(lo, swing_start, i), i + IMPACT_SEARCH
+        else:
+            a, b = i - IMPACT_SEARCH, i + 2
+        first = max(h.k_start + 1, lo + a)
+        force = h.get("force", first - 1, min(h.k_end, lo + b + 1))
+        if force.shape[0] < 3:
+            return max(first, min(lo + i, h.k_end - 1)) * GRID_DT_S
+        sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
+        return (first + int(np.argmax(sharpness))) * GRID_DT_S
+
+    @staticmethod
+    def _shank_tiptoe(ml: FloatArray, i: int) -> bool:
+        """Whether a landing seen from the shank was on tiptoe (``i``: the sample before it).
+
+        The shank cannot see the foot's pitch, but it feels the ankle: a heel strike comes from
+        a fast swing and rolls the shank forward over the heel right after; on tiptoe the swing
+        is gentler and the plantarflexed ankle holds the shank back.
+        """
+        before = ml[max(0, i - SHANK_WINDOW):i]
+        after = ml[i + 1:i + 1 + SHANK_WINDOW]
+        if not before.size or not after.size:
+            return False
+        return bool(float(after.mean()) < SHANK_MAX_ROLL_ON_RAD_S
+                    and float(before.mean()) > -SHANK_MAX_SWING_IN_RAD_S)
+
+    def _contact_lead(self, lo: int, swing_start: int, i: int) -> int:
+        """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
+        ``i`` may have touched: a few samples before the end of its swing lobe's longest run
+        (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
+        swinging = self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S
+        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
+        return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
     def _climb_m(self, first: int, last: int) -> float:
         """Height the foot gained between two zero-velocity samples (absolute indices).
@@ -284,7 +365,7 @@ class GaitDetector:
 
     def _stride(  # noqa: PLR0917 - indices of one stride, all needed
         self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
-        stance_start: int, horizon: int,
+        stance_start: int, horizon: int, t_known: float,
     ) -> Stride:
         """Measures one stride (indices relative to ``lo``; ``i`` is the sample before contact)."""
         a, b = float(ml[i]), float(ml[i + 1])
@@ -302,22 +383,24 @@ class GaitDetector:
         # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
         # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
         heel_rock = landing_pitch - stance_pitch
-        tiptoe = heel_rock < (SHANK_HEEL_ROCK_DEG if self.on_shank else HEEL_ROCK_DEG) and (
-            self.on_shank or stance_pitch < TOE_STANCE_PITCH_DEG)
+        if self.on_shank:
+            tiptoe = self._shank_tiptoe(ml, i)
+        else:
+            tiptoe = heel_rock < HEEL_ROCK_DEG and stance_pitch < TOE_STANCE_PITCH_DEG
         # The stillest sample of this stance: a zero-velocity point for the next stride.
         window = speed[i:min(i + REST_SEARCH, horizon)]
         rest = lo + i + int(np.argmin(window))
         previous, self._last_rest = self._last_rest, rest
         if tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES:
             # Stairs land on the forefoot too: a stride that climbs or descends is a stair.
-            tiptoe = abs(self._climb_m(previous, rest)) < MAX_TIPTOE_CLIMB_M
+            limit = SHANK_MAX_TIPTOE_CLIMB_M if self.on_shank else MAX_TIPTOE_CLIMB_M
+            tiptoe = abs(self._climb_m(previous, rest)) < limit
         kind: StrideKind = "toe" if tiptoe else "walk"
         valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
         return Stride(
             t_land=round(t_land, 4),
             t_swing_start=(lo + lobe_start) * GRID_DT_S,
-            # Decided once the partner horizon has passed (see _scan): that is when it is known.
-            t_known=(lo + i + PARTNER_HORIZON - 1) * GRID_DT_S,
+            t_known=t_known,
             kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,

@@ -5,6 +5,11 @@ forefoot landings happen on stairs and in turns); it ends at a heel-to-toe strid
 stride follows within ``BOUT_GAP_S`` (the walker stopped to rest). Landings that do not belong to
 a bout are ordinary steps (``walk``), reported when another landing within ``STEP_CONTEXT_S``
 shows the foot is walking rather than shuffling once.
+
+One flatter landing amid tiptoe strides (a stride the gait detector judged heel-to-toe by a few
+degrees) is held in doubt and decided by the next stride: tiptoe again, and it was part of the
+bout (or of the run that becomes one, without counting towards MIN_BOUT_STRIDES); flat again,
+and the walker came down off their toes.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from sensord.detect.base import Stride
 
 MIN_BOUT_STRIDES: Final = 3
 BOUT_GAP_S: Final = 2.5  # one missed landing (a 2 s gap) must not split a bout
+#: Time the stream lost (a break: the wearable out of range for a moment) widens the gap a bout
+#: may span, up to this much: landings in it happened but could not be seen.
+MAX_UNSEEN_S: Final = 2.5
 STEP_CONTEXT_S: Final = 2.5
 #: A stride is reported up to this long after its landing; timeouts wait for it.
-DECISION_MARGIN_S: Final = 1.5
+DECISION_MARGIN_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,8 @@ class ToeWalkTracker:
     _bout: list[Stride] = field(default_factory=list)
     _last_land: float | None = None
     _waiting_walk: Stride | None = None  # a walk landing waiting for a neighbour
-    _doubt: Stride | None = None  # a flat landing inside a bout, decided by the next stride
+    _doubt: Stride | None = None  # a flat landing amid tiptoe ones, decided by the next stride
+    _unseen_s: float = 0.0  # stream time lost since the last landing
 
     @property
     def bout_steps(self) -> int:
@@ -58,9 +67,10 @@ class ToeWalkTracker:
     def _deadlines(self) -> tuple[float | None, float | None, float | None]:
         """When the bout, the tiptoe run and the waiting landing time out (no landing can still
         arrive for them: strides are reported within DECISION_MARGIN_S of landing)."""
+        gap = self._gap_s()
         return (
-            self._bout_last() + BOUT_GAP_S + DECISION_MARGIN_S if self._bout else None,
-            self._toe_run[-1].t_land + BOUT_GAP_S + DECISION_MARGIN_S if self._toe_run else None,
+            self._bout_last() + gap + DECISION_MARGIN_S if self._bout else None,
+            self._run_last() + gap + DECISION_MARGIN_S if self._toe_run else None,
             self._waiting_walk.t_land + STEP_CONTEXT_S + DECISION_MARGIN_S
             if self._waiting_walk is not None else None,
         )
@@ -77,12 +87,20 @@ class ToeWalkTracker:
             self._waiting_walk = None  # a lone landing: not walking
         return news
 
+    def unseen(self, seconds: float) -> None:
+        """The stream lost ``seconds`` (a break): landings may have happened unseen."""
+        self._unseen_s += max(0.0, seconds)
+
+    def _gap_s(self) -> float:
+        return BOUT_GAP_S + min(self._unseen_s, MAX_UNSEEN_S)
+
     def _close_gaps(self, land: float) -> list[GaitNews]:
         """Closes what a new landing at ``land`` leaves behind."""
         news: list[GaitNews] = []
-        if self._bout and land - self._bout_last() > BOUT_GAP_S:
+        gap = self._gap_s()
+        if self._bout and land - self._bout_last() > gap:
             news.extend(self._close_bout())
-        if self._toe_run and land - self._toe_run[-1].t_land > BOUT_GAP_S:
+        if self._toe_run and land - self._run_last() > gap:
             news.extend(self._flush_toe_run())
         if self._waiting_walk is not None and land - self._waiting_walk.t_land > STEP_CONTEXT_S:
             self._waiting_walk = None
@@ -90,6 +108,7 @@ class ToeWalkTracker:
 
     def add(self, stride: Stride) -> list[GaitNews]:
         news = self._close_gaps(stride.t_land)
+        self._unseen_s = 0.0
         if stride.kind == "toe":
             if self._bout:
                 if self._doubt is not None:
@@ -100,13 +119,16 @@ class ToeWalkTracker:
                 self._bout.append(stride)
                 news.append(GaitNews("step", stride.t_land, "toe_walk"))
             else:
+                if self._doubt is not None:
+                    self._toe_run.append(self._doubt)
+                    self._doubt = None
                 self._toe_run.append(stride)
-                if len(self._toe_run) >= MIN_BOUT_STRIDES:
+                if self._toe_strides() >= MIN_BOUT_STRIDES:
                     self._bout, self._toe_run = self._toe_run, []
                     news.append(GaitNews("bout_start", self._bout[0].t_land, "toe_walk",
                                          t_start=self._bout[0].t_swing_start))
                     news.extend(GaitNews("step", s.t_land, "toe_walk") for s in self._bout)
-        elif self._bout and self._doubt is None:
+        elif self._doubt is None and (self._bout or self._toe_strides() >= 2):
             self._doubt = stride  # wait for the next stride to decide
         else:
             if self._bout:
@@ -122,6 +144,14 @@ class ToeWalkTracker:
             news.extend(self._close_bout())
         news.extend(self._flush_toe_run())
         return news
+
+    def _toe_strides(self) -> int:
+        return sum(s.kind == "toe" for s in self._toe_run)
+
+    def _run_last(self) -> float:
+        """The tiptoe run's last landing, a flatter one in doubt included."""
+        last = self._toe_run[-1].t_land
+        return max(last, self._doubt.t_land) if self._doubt is not None else last
 
     def _bout_last(self) -> float:
         """The bout's last landing, a flatter one in doubt included."""
@@ -142,7 +172,11 @@ class ToeWalkTracker:
                         t_start=bout[0].t_swing_start, steps=len(bout))
 
     def _flush_toe_run(self) -> list[GaitNews]:
+        """The run was too short for a bout: its landings (and one in doubt) were steps."""
         run, self._toe_run = self._toe_run, []
+        if self._doubt is not None and not self._bout:
+            run.append(self._doubt)
+            self._doubt = None
         news: list[GaitNews] = []
         for stride in run:
             news.extend(self._walk_landing(stride))

@@ -2,9 +2,8 @@
 them for more seeds).
 
 Sessions alternate sides and rates (50-200 Hz), mount the sensor up to 25 degrees off and lose
-2 % of packets. Where the engine meets the issue's target the test asserts the target; where it
-does not yet (exact sets, tiptoe landings) it asserts the level reached, so a regression fails,
-and the README states the gap.
+2 % of packets. The tests assert the issue's targets (seeds 12-35, which no constant was tuned
+on, give the same figures: README).
 """
 
 from __future__ import annotations
@@ -35,33 +34,33 @@ def _score(routine: str, seeds: tuple[int, ...], placement: str = "instep") -> S
 
 
 def _routine() -> SessionScore:
-    return _score("default", (0, 1, 2, 3, 4, 5))
+    return _score("default", tuple(range(12)))
 
 
 def test_circle_directions_are_right() -> None:
     score = _routine()
-    assert score.directions_checked >= 100
+    assert score.directions_checked >= 200
     assert score.direction_accuracy >= 0.99
 
 
 def test_holds_are_timed_within_a_third_of_a_second() -> None:
     score = _routine()
-    assert len(score.hold_errors_s) >= 100
+    assert len(score.hold_errors_s) >= 200
     assert statistics.median(score.hold_errors_s) <= 0.3
 
 
 def test_sets_are_counted() -> None:
     score = _routine()
-    assert len(score.sets) == 30
+    assert len(score.sets) == 60
     assert score.fraction_exact("plantar_flexion") >= 0.95
-    assert score.fraction_exact() >= 0.8  # target 0.95: see the README
-    assert score.fraction_within_one() >= 0.9  # target 1.0: see the README
+    assert score.fraction_exact() >= 0.95
+    assert score.fraction_within_one() == 1.0
 
 
 def test_tiptoe_landings_are_found() -> None:
     score = _routine()
-    assert score.toe_landings_truth >= 500
-    assert 0.85 <= score.toe_landing_ratio <= 1.15  # target within 3 %: see the README
+    assert score.toe_landings_truth >= 1000
+    assert 0.97 <= score.toe_landing_ratio <= 1.03
     assert statistics.median(score.landing_errors_s) <= 0.1
 
 
@@ -82,3 +81,6 @@ def test_the_shank_counts_steps_but_no_foot_exercises() -> None:
     )
     assert score.false_reps_per_minute <= 0.2
     assert statistics.median(score.landing_errors_s) <= 0.1
+    # Tiptoe strides are told by how the shank swings in and rolls on: most, not all.
+    assert score.toe_landings_truth >= 200
+    assert 0.7 <= score.toe_landing_ratio <= 1.1
