@@ -7,7 +7,7 @@ the virtual wearable sends them; a fresh decoder then decodes them one by one, t
 one ``decode`` call in microseconds, the samples decoded per second of CPU, and the share of one
 core the decoder needs at that rate.
 
-Run: /work/venv/bin/python bench/bench_decode.py [--notifications N]
+Run: python bench/bench_decode.py [--notifications N]
 """
 
 from __future__ import annotations

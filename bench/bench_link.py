@@ -6,7 +6,7 @@ Measures this process's CPU time over a steady window. On this adapter the Bluet
 (bumble) runs inside sensord, so the figure includes it; with BlueZ (hci0) the host stack is
 bluetoothd's and sensord's own share is smaller.
 
-    /work/venv/bin/python bench/bench_link.py [--seconds 20] [--profiles sensord,witmotion]
+    python bench/bench_link.py [--seconds 20] [--profiles sensord,witmotion]
 """
 
 from __future__ import annotations

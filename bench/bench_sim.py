@@ -2,7 +2,7 @@
 
 Prints, per script and output rate, the session length, the CPU time to synthesise it (one
 core, process time) and the speed-up over real time.
-Run: /work/venv/bin/python bench/bench_sim.py [--quick]
+Run: python bench/bench_sim.py [--quick]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One aiomqtt publisher, one aiomqtt subscriber, the broker in the same process (a
 ``sensord demo``). Prints throughput and publish-to-receive latency p50/p99 for QoS 0 and 1,
 and the same through the Mosquitto on 127.0.0.1:1883 for comparison when one is running.
 
-Run: /work/venv/bin/python bench/broker_throughput.py [MESSAGES]
+Run: python bench/broker_throughput.py [MESSAGES]
 """
 
 from __future__ import annotations
