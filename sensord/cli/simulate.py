@@ -15,8 +15,6 @@ import typer
 from sensord.cli.app import app
 from sensord.errors import InputError
 from sensord.model import PLACEMENTS, SIDES
-from sensord.sim import SCRIPT_NAMES, SimSpec, simulate
-from sensord.sim.session import MAX_RATE_HZ, MIN_RATE_HZ
 
 __all__ = ["app", "simulate_command"]
 
@@ -59,13 +57,14 @@ def simulate_command(
     truth: Annotated[
         Path | None, typer.Option("--truth", help="Ground truth to write (JSON).")] = None,
     routine: Annotated[str, typer.Option(
-        "--routine", help=f"Script to simulate: {', '.join(SCRIPT_NAMES)}.")] = "default",
+        "--routine", help="Script to simulate: default, everyday, mixed, walk or one "
+        "exercise (docs/simulator.md).")] = "default",
     side: Annotated[str, typer.Option(
         "--side", help="Instrumented foot: left or right.")] = "right",
     placement: Annotated[str, typer.Option(
         "--placement", help="Where the wearable sits: instep or ankle.")] = "instep",
     rate: Annotated[str, typer.Option(
-        "--rate", help=f"Output rate in Hz ({MIN_RATE_HZ:g}-{MAX_RATE_HZ:g}).")] = "100",
+        "--rate", help="Output rate in Hz (25-400).")] = "100",
     seed: Annotated[str, typer.Option(
         "--seed", help="Random seed: the same seed, the same session.")] = "0",
     mounting_deg: Annotated[str, typer.Option(
@@ -76,6 +75,9 @@ def simulate_command(
         "--noise/--no-noise", help="Sensor errors (bias, noise, quantisation) on or off.")] = True,
 ) -> None:
     """Synthesise a session of the routine from foot kinematics, with its ground truth."""
+    # Imported here: every other command (the daemon above all) starts without the simulator.
+    from sensord.sim import SCRIPT_NAMES, SimSpec, simulate  # noqa: PLC0415
+
     if out is None:
         raise InputError("--out FILE.csv is required")
     spec = SimSpec(
