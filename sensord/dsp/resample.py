@@ -78,6 +78,10 @@ class Resampler:
         self._c_last: FloatArray = np.zeros(6)
         self._k_next = 0  # next grid cell to emit in the current segment
         self._c_left: FloatArray | None = None  # running integral at that cell's left edge
+        # The last input interval longer than gap_s, [from, to): a cell completed by a later
+        # call may have its centre in it (bridged cells are flagged by their centre's interval).
+        self._gap_from = -math.inf
+        self._gap_to = -math.inf
 
     def feed(
         self, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray
@@ -147,11 +151,13 @@ class Resampler:
         self._c_last = np.zeros(6)
         self._k_next = math.ceil(t0 / GRID_DT_S + 0.5)
         self._c_left = None
+        self._gap_from = self._gap_to = -math.inf
 
     def _end_segment(self) -> None:
         self._v_last = None
         self._c_last = np.zeros(6)
         self._c_left = None
+        self._gap_from = self._gap_to = -math.inf
 
     def _emit(self, tt: FloatArray, vv: FloatArray, dt: FloatArray, out: list[GridChunk]) -> None:
         """Emits the complete grid cells covered by samples ``tt`` (tt[0] is the carried one);
@@ -175,12 +181,18 @@ class Resampler:
             c_right = self._integral_at((ks + 0.5) * GRID_DT_S, tt, vv, dt, cum)
             c_edges = np.concatenate((self._c_left[:, None], c_right), axis=1)
             cells = np.diff(c_edges, axis=1) * GRID_RATE_HZ
-            if float(dt.max()) > self._gap_s:
-                cidx = np.searchsorted(tt, ks * GRID_DT_S, side="right") - 1
-                cidx = np.minimum(np.maximum(cidx, 0), dt.shape[0] - 1)
-                valid = dt[cidx] <= self._gap_s
-            else:
-                valid = np.ones(ks.shape[0], dtype=bool)
+            # A cell is bridged (invalid) when its centre lies inside a gap. The centre of a
+            # cell completed now may lie before this call's first interval (up to one cell
+            # earlier): that gap, if any, is the carried one.
+            centres = ks * GRID_DT_S
+            valid = np.ones(ks.shape[0], dtype=bool)
+            gaps = dt > self._gap_s
+            if gaps.any():
+                cidx = np.searchsorted(tt, centres, side="right") - 1
+                inside = cidx >= 0
+                valid[inside] = ~gaps[np.minimum(cidx[inside], dt.shape[0] - 1)]
+            if centres[0] < tt[0]:
+                valid &= ~((centres >= self._gap_from) & (centres < self._gap_to))
             out.append(GridChunk(
                 self._k_next, np.ascontiguousarray(cells[:3].T),
                 np.ascontiguousarray(cells[3:].T), valid,
@@ -188,6 +200,9 @@ class Resampler:
             self._k_next = k_last + 1
             self._c_left = c_edges[:, -1].copy()
         self._carry(tt, vv, cum)
+        if float(dt.max()) > self._gap_s:
+            last_gap = int(np.flatnonzero(dt > self._gap_s)[-1])
+            self._gap_from, self._gap_to = float(tt[last_gap]), float(tt[last_gap + 1])
 
     def _carry(self, tt: FloatArray, vv: FloatArray, cum: FloatArray) -> None:
         self._t_last = float(tt[-1])
