@@ -13,50 +13,70 @@ from sensord.model import FloatArray
 
 
 class History:
-    """Named 1-D or 2-D float arrays over the same absolute indices, trimmed from the front."""
+    """Named 1-D or 2-D float arrays over the same absolute indices, trimmed from the front.
+
+    The arrays live in buffers with room to spare: appending writes after the last sample and
+    trimming moves the start, so a small block costs no copy of the kept samples (they are
+    copied only when the buffer fills up, which amortises to a constant per sample). ``get``
+    returns views; samples once written are never overwritten.
+    """
 
     def __init__(self, keep: int) -> None:
         self._keep = keep
         self.k_start = 0
         self.k_end = 0  # one past the last absolute index held
-        self._arrays: dict[str, FloatArray] = {}
+        self._buffers: dict[str, FloatArray] = {}
+        self._offset = 0  # buffer row of k_start
 
     def reset(self, k_start: int) -> None:
         self.k_start = self.k_end = k_start
-        self._arrays = {}
+        self._buffers = {}
+        self._offset = 0
 
     def append(self, k0: int, **arrays: FloatArray) -> None:
         n = next(iter(arrays.values())).shape[0]
-        if not self._arrays:
-            self.k_start = k0
-            self._arrays = {name: np.array(a, dtype=np.float64) for name, a in arrays.items()}
-            self.k_end = k0 + n
-            return
-        if k0 != self.k_end:
+        if not self._buffers:
+            self.k_start = self.k_end = k0
+            capacity = max(2 * n, 2 * self._keep, 64)
+            self._buffers = {
+                name: np.empty((capacity, *np.shape(a)[1:])) for name, a in arrays.items()}
+            self._offset = 0
+        elif k0 != self.k_end:
             raise ValueError(f"history expected index {self.k_end}, got {k0}")
+        held = self.k_end - self.k_start
+        stop = self._offset + held
+        capacity = next(iter(self._buffers.values())).shape[0]
+        if stop + n > capacity:
+            # Full: copy the kept samples to the front of fresh buffers (old views stay valid).
+            capacity = max(capacity, 2 * (held + n))
+            for name, buffer in self._buffers.items():
+                fresh = np.empty((capacity, *buffer.shape[1:]))
+                fresh[:held] = buffer[self._offset:stop]
+                self._buffers[name] = fresh
+            self._offset, stop = 0, held
         for name, a in arrays.items():
-            self._arrays[name] = np.concatenate((self._arrays[name], a))
+            self._buffers[name][stop:stop + n] = a
         self.k_end += n
 
     def trim(self, keep_from: int | None = None) -> None:
         """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
-        if not self._arrays:
+        if not self._buffers:
             return
         cut = self.k_end - self._keep if keep_from is None else min(keep_from, self.k_end)
         excess = cut - self.k_start
         if excess > 0:
-            for name in self._arrays:
-                self._arrays[name] = self._arrays[name][excess:]
+            self._offset += excess
             self.k_start += excess
 
     def get(self, name: str, lo: int | None = None, hi: int | None = None) -> FloatArray:
         """Samples ``[lo, hi)`` (absolute indices, clipped to what is kept)."""
-        a = self._arrays.get(name)
-        if a is None:
+        buffer = self._buffers.get(name)
+        if buffer is None:
             return np.empty(0)
-        i = 0 if lo is None else max(0, lo - self.k_start)
-        j = a.shape[0] if hi is None else max(0, hi - self.k_start)
-        return a[i:j]
+        held = self.k_end - self.k_start
+        i = 0 if lo is None else min(held, max(0, lo - self.k_start))
+        j = held if hi is None else min(held, max(0, hi - self.k_start))
+        return buffer[self._offset + i:self._offset + max(i, j)]
 
 
 class RotationLog:
