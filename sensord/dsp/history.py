@@ -119,14 +119,14 @@ class RotationLog:
 
 
 def rotate(vectors: FloatArray, rotation: FloatArray) -> FloatArray:
-    """``vectors @ rotation.T`` for (n, 3) arrays, computed element by element.
+    """``vectors @ rotation.T`` for (..., 3) arrays, computed element by element.
 
     A matrix product may sum in a different order for a different number of rows (BLAS picks
     kernels by size), which would make results depend on how samples were split into blocks.
     """
     result: FloatArray = (
-        vectors[:, 0:1] * rotation[:, 0] + vectors[:, 1:2] * rotation[:, 1]
-        + vectors[:, 2:3] * rotation[:, 2]
+        vectors[..., 0:1] * rotation[:, 0] + vectors[..., 1:2] * rotation[:, 1]
+        + vectors[..., 2:3] * rotation[:, 2]
     )
     return result
 
