@@ -21,7 +21,7 @@ from typing import Final, Literal
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, sliding_max
 from sensord.dsp.resample import GRID_DT_S
 
 GATE_FLOOR_RAD_S: Final = 0.25
@@ -104,8 +104,10 @@ class CircleDetector:
         # Recent peak speed (order statistic over a trailing window: exact for any split).
         past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
         joined = np.concatenate((past, speed))
-        if joined.shape[0] >= PEAK_WINDOW:
-            peaks = np.lib.stride_tricks.sliding_window_view(joined, PEAK_WINDOW).max(axis=1)
+        if past.shape[0] == PEAK_WINDOW - 1:
+            peaks = sliding_max(joined, PEAK_WINDOW)
+        elif joined.shape[0] >= PEAK_WINDOW:
+            peaks = sliding_max(joined, PEAK_WINDOW)
             peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
             peaks = peaks[past.shape[0]:]
         else:
@@ -116,29 +118,39 @@ class CircleDetector:
         # chord (which may pass through zero speed and be gated out).
         valid = features.valid
         n = len(features)
-        last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
-        ref = np.concatenate(([-1], last_valid[:-1]))
         carried_v = self._prev_v if self._prev_v is not None else 0j
-        prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
-        prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
+        if valid.all():
+            prev_v = np.concatenate(([carried_v], v[:-1]))
+            prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
+            active = gate & prev_gate
+            last_real = n - 1
+        else:
+            last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+            ref = np.concatenate(([-1], last_valid[:-1]))
+            prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
+            prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
+            active = valid & gate & prev_gate
+            last_real = int(last_valid[-1])
         step = np.angle(v * np.conj(prev_v))
-        active = valid & gate & prev_gate
         phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
         self._phase = float(phase[-1])
-        if valid.any():
-            last = int(last_valid[-1])
-            self._prev_v = complex(v[last])
-            self._prev_gate = bool(gate[last])
-        idx = features.k0 + np.arange(n)
+        if last_real >= 0:
+            self._prev_v = complex(v[last_real])
+            self._prev_gate = bool(gate[last_real])
         # A bridged gap does not end an episode by itself.
         alive = active | ~valid
-        last_active = np.maximum.accumulate(
-            np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
-        self._last_active = int(last_active[-1])
+        if alive.any():
+            idx = np.arange(features.k0, features.k0 + n)
+            last_active = np.maximum.accumulate(
+                np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
+            self._last_active = int(last_active[-1])
+        else:
+            last_active = np.full(n, self._last_active)
+        fast = features.gyro_rad_s
         h.append(
-            features.k0, speed=speed, phase=phase, last_active=last_active.astype(np.float64),
-            gy=gyro[:, 1], gz=gyro[:, 2], valid=features.valid.astype(np.float64),
-            fast=np.linalg.norm(features.gyro_rad_s, axis=1),
+            features.k0, speed=speed, phase=phase, last_active=last_active,
+            gy=gyro[:, 1], gz=gyro[:, 2], valid=valid,
+            fast=np.sqrt((fast * fast).sum(axis=1)),
             impact=np.abs(features.acc_norm_m_s2 - GRAVITY_M_S2),
         )
         circles = self._follow()

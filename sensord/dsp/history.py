@@ -8,6 +8,7 @@ makes every decision a function of the same samples whatever the block boundarie
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.model import FloatArray
 
@@ -33,7 +34,8 @@ class History:
         self._buffers = {}
         self._offset = 0
 
-    def append(self, k0: int, **arrays: FloatArray) -> None:
+    def append(self, k0: int, **arrays: FloatArray | NDArray[np.bool_]) -> None:
+        """Appends samples from absolute index ``k0`` (flags are stored as 0.0 and 1.0)."""
         n = next(iter(arrays.values())).shape[0]
         if not self._buffers:
             self.k_start = self.k_end = k0
@@ -175,6 +177,21 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
         return result
 
     return running(-np.inf, np.maximum), running(np.inf, np.minimum)
+
+
+def sliding_max(values: FloatArray, width: int) -> FloatArray:
+    """The max over every window of ``width`` consecutive samples, (n - width + 1,).
+
+    Few windows: one gathered (windows, width) array; many: sliding_extremes. Either way the
+    exact maximum (NaN where a window holds one).
+    """
+    count = values.shape[0] - width + 1
+    if count <= 0:
+        return np.empty(0)
+    if count <= 64:
+        gathered: FloatArray = values[np.arange(count)[:, None] + np.arange(width)]
+        return gathered.max(axis=1)  # type: ignore[no-any-return]
+    return sliding_extremes(values, width)[0]
 
 
 def sliding_range(values: FloatArray, width: int) -> FloatArray:
