@@ -46,6 +46,7 @@ MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start wit
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
+_CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +96,98 @@ class _Open:
             self.opened = self.start
 
 
+class PitchTrack:
+    """The samples the excursion detectors read, kept once for all of them.
+
+    Per grid sample (absolute index): the sensor-frame up vector, roll, tremor (squared gyro
+    rate), validity, and the start test's inputs: the sample's pitch through the mounting
+    estimate in force at it, and the extremes of its baseline window (the BASELINE_LEN samples
+    ending BASELINE_LAG before it) seen through that same estimate. Those depend only on the
+    samples, so they are computed once, when a sample arrives, whatever detector reads them
+    and whenever. Short gaps are bridged with unknown (NaN) samples; longer ones start a new
+    segment (``generation`` counts them).
+    """
+
+    def __init__(self) -> None:
+        self.history = History(keep=_KEEP)
+        self.rotations = RotationLog()
+        self.generation = 0
+        self.segment_start = 0
+        self._last: Features | None = None
+        self._keep_from: dict[int, int] = {}
+
+    def update(self, features: Features) -> None:
+        """Takes a chunk of features (a chunk already taken is ignored)."""
+        if features is self._last:
+            return
+        self._last = features
+        h = self.history
+        new_from = features.k0
+        if h.k_end != features.k0:
+            gap = features.k0 - h.k_end
+            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
+                # A short gap in the stream (lost packets): the foot is probably still where it
+                # was, so keep following the rep with the missing samples marked unknown (NaN)
+                # rather than dropping a rep that was nearly done.
+                new_from = h.k_end
+                h.append(
+                    h.k_end, up=np.full((gap, 3), np.nan), roll=np.full(gap, np.nan),
+                    tremor=np.full(gap, np.nan), valid=np.zeros(gap),
+                )
+            else:
+                h.reset(features.k0)
+                self.rotations.reset()
+                self._keep_from = dict.fromkeys(self._keep_from, features.k0)
+                self.generation += 1
+                self.segment_start = features.k0
+        h.append(
+            features.k0,
+            up=features.up_sensor,
+            roll=features.roll_deg,
+            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
+            valid=features.valid,
+        )
+        self.rotations.extend(features.rotations)
+        self._baselines(new_from, h.k_end)
+
+    def _baselines(self, lo: int, hi: int) -> None:
+        """Own pitch and baseline-window extremes of samples ``[lo, hi)`` (NaN where the
+        window reaches before the segment: those samples are never judged)."""
+        span = BASELINE_LAG + BASELINE_LEN
+        n = hi - lo
+        own = np.full(n, np.nan)
+        top = np.full(n, np.nan)
+        bottom = np.full(n, np.nan)
+        for a, b, rotation in self.rotations.segments(lo, hi):
+            first = max(a, self.segment_start + span)
+            if first >= b:
+                continue
+            pitch = pitch_deg(self.history.get("up", first - span, b), rotation)
+            own[first - lo:b - lo] = pitch[span:]
+            high, low = sliding_extremes(pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
+            top[first - lo:b - lo] = high
+            bottom[first - lo:b - lo] = low
+        self.history.append_more(lo, own=own, top=top, bottom=bottom)
+
+    def register(self, reader: object) -> None:
+        """Adds a reader: nothing is forgotten before it says how far back it looks."""
+        self._keep_from[id(reader)] = self.history.k_start
+
+    def keep(self, reader: object, keep_from: int) -> None:
+        """Records how far back ``reader`` still looks; forgets what no reader needs."""
+        self._keep_from[id(reader)] = keep_from
+        h = self.history
+        h.trim(min(self._keep_from.values()))
+        self.rotations.forget_before(h.k_start)
+
+
 class ExcursionDetector:
     """Streaming excursion detection on the segment pitch (see the module docstring)."""
 
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
         hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
-        direction: int = 0, max_amplitude_deg: float = 180.0,
+        direction: int = 0, max_amplitude_deg: float = 180.0, track: PitchTrack | None = None,
     ) -> None:
         #: Moving further than this is not the exercise (a change of posture): give up at once.
         self.max_amplitude_deg = max_amplitude_deg
@@ -114,22 +200,38 @@ class ExcursionDetector:
         self.hold_tol_deg = hold_tol_deg
         self.min_amplitude_deg = min_amplitude_deg
         self.max_samples = int(max_duration_s * GRID_RATE_HZ)
-        self._history = History(keep=_KEEP)
-        self._rotations = RotationLog()
+        #: Detectors on the same features may share one track (see PitchTrack).
+        self._track = track if track is not None else PitchTrack()
+        self._track.register(self)
+        self._history = self._track.history
+        self._rotations = self._track.rotations
+        self._generation = -1
         self._scan = 0
         self._open: _Open | None = None
         self._back: _Back | None = None
-
-    def reset(self) -> None:
-        self._history = History(keep=_KEEP)
-        self._rotations.reset()
-        self._open = None
-        self._back = None
+        # Pitch through the open excursion's estimate, from ``_cache_lo`` on, as computed
+        # so far: following a long hold costs the new samples only.
+        self._cache_rotation: FloatArray | None = None
+        self._cache_lo = 0
+        self._cache: FloatArray = np.empty(0)
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
         assert self._open is not None
-        return pitch_deg(self._history.get("up", lo, hi), self._open.rotation)
+        rotation = self._open.rotation
+        h = self._history
+        hi = min(hi, h.k_end)
+        known = self._cache_lo + self._cache.shape[0]
+        if (rotation is not self._cache_rotation or lo < self._cache_lo or known < lo
+                or known < h.k_start or lo - self._cache_lo > _CACHE_RESTART):
+            if lo < h.k_start or lo >= hi:
+                return pitch_deg(h.get("up", lo, hi), rotation)
+            self._cache_rotation, self._cache_lo, self._cache = rotation, lo, np.empty(0)
+            known = lo
+        if hi > known:
+            more = pitch_deg(h.get("up", known, hi), rotation)
+            self._cache = np.concatenate((self._cache, more))
+        return self._cache[lo - self._cache_lo:max(lo, hi) - self._cache_lo]
 
     @property
     def open_since(self) -> float | None:
@@ -154,32 +256,15 @@ class ExcursionDetector:
         return float((pitch.shape[0] - since) * GRID_DT_S)
 
     def update(self, features: Features) -> list[Excursion]:
-        h = self._history
-        if h.k_end != features.k0:
-            gap = features.k0 - h.k_end
-            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
-                # A short gap in the stream (lost packets): the foot is probably still where it
-                # was, so keep following the rep with the missing samples marked unknown (NaN)
-                # rather than dropping a rep that was nearly done.
-                h.append(
-                    h.k_end, pitch=np.full(gap, np.nan), up=np.full((gap, 3), np.nan),
-                    roll=np.full(gap, np.nan), tremor=np.full(gap, np.nan),
-                    valid=np.zeros(gap),
-                )
-            else:
-                h.reset(features.k0)
-                self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
-                self._open = None
-                self._back = None
-        h.append(
-            features.k0,
-            pitch=features.pitch_deg,
-            up=features.up_sensor,
-            roll=features.roll_deg,
-            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
-            valid=features.valid.astype(np.float64),
-        )
-        self._rotations.extend(features.rotations)
+        track = self._track
+        track.update(features)
+        if track.generation != self._generation:
+            # A new segment (a break in the stream): start over.
+            self._generation = track.generation
+            self._scan = track.segment_start + BASELINE_LAG + BASELINE_LEN
+            self._open = None
+            self._back = None
+            self._cache_rotation = None
         found: list[Excursion] = []
         while True:
             if self._open is None:
@@ -195,8 +280,7 @@ class ExcursionDetector:
             self._scan - BASELINE_LAG - BASELINE_LEN)
         if self._back is not None:
             keep_from = min(keep_from, self._back.end)
-        h.trim(keep_from)
-        self._rotations.forget_before(h.k_start)
+        track.keep(self, keep_from)
         return found
 
     def _turnaround(self, lo: int, hi: int) -> int | None:
@@ -248,30 +332,28 @@ class ExcursionDetector:
         """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
         h = self._history
         span = BASELINE_LAG + BASELINE_LEN
-        pitch = pitch_deg(h.get("up", lo - span, hi), rotation)
-        if pitch.shape[0] < span + (hi - lo):
-            return None
-        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-        # windows[i] is the baseline window of sample lo + i.
-        base = windows[: hi - lo]
-        top, bottom = sliding_extremes(pitch[: hi - lo + BASELINE_LEN - 1], BASELINE_LEN)
-        current = pitch[span:]
+        top = h.get("top", lo, hi)
+        bottom = h.get("bottom", lo, hi)
+        current = h.get("own", lo, hi)
         # Only samples beyond their window's range can be far from its median; and a held
         # exercise starts slowly (strides and taps swing far faster).
         fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-        rising = current > bottom + self.start_deg
-        falling = current < top - self.start_deg
-        beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
-            rising | falling)
+        if self.direction > 0:
+            beyond = current > bottom + self.start_deg
+        elif self.direction < 0:
+            beyond = current < top - self.start_deg
+        else:
+            beyond = (current > bottom + self.start_deg) | (current < top - self.start_deg)
         maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
         middle = BASELINE_LEN // 2
         for i in np.flatnonzero(maybe).tolist():
             # A median, not a mean: order statistics are exact, so the level cannot depend on
             # how many samples are evaluated at once.
-            level = float(np.partition(base[i], middle)[middle])
+            start = lo + i
+            window = pitch_deg(h.get("up", start - span, start - BASELINE_LAG), rotation)
+            level = float(np.partition(window, middle)[middle])
             away = float(current[i]) - level
             if abs(away) > self.start_deg and away * self.direction >= 0:
-                start = lo + i
                 roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
                 self._open = _Open(start, level, roll, rotation)
                 self._back = None

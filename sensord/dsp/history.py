@@ -7,10 +7,15 @@ makes every decision a function of the same samples whatever the block boundarie
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 from numpy.typing import NDArray
 
 from sensord.model import FloatArray
+
+#: Sliding extremes over at most this many windows are taken from gathered windows.
+_GATHER_MAX: Final = 64
 
 
 class History:
@@ -59,6 +64,17 @@ class History:
         for name, a in arrays.items():
             self._buffers[name][stop:stop + n] = a
         self.k_end += n
+
+    def append_more(self, lo: int, **arrays: FloatArray) -> None:
+        """Adds arrays for the held samples from absolute ``lo`` to the end (new names, or
+        names that ``append`` left unwritten there): values derived from the samples."""
+        held = self.k_end - self.k_start
+        capacity = next(iter(self._buffers.values())).shape[0]
+        for name, a in arrays.items():
+            if name not in self._buffers:
+                self._buffers[name] = np.full((capacity, *a.shape[1:]), np.nan)
+            i = self._offset + lo - self.k_start
+            self._buffers[name][i:self._offset + held] = a
 
     def trim(self, keep_from: int | None = None) -> None:
         """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
@@ -164,8 +180,12 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
     n = values.shape[0]
     if n < width:
         return np.empty(0), np.empty(0)
-    blocks = -(-n // width)
     count = n - width + 1
+    if count <= _GATHER_MAX:
+        # Few windows: gather them into one (count, width) array (fewer numpy calls).
+        gathered = values[np.arange(count)[:, None] + np.arange(width)]
+        return gathered.max(axis=1), gathered.min(axis=1)
+    blocks = -(-n // width)
 
     def running(pad: float, accumulate: np.ufunc) -> FloatArray:
         padded = np.full(blocks * width, pad)
@@ -188,7 +208,7 @@ def sliding_max(values: FloatArray, width: int) -> FloatArray:
     count = values.shape[0] - width + 1
     if count <= 0:
         return np.empty(0)
-    if count <= 64:
+    if count <= _GATHER_MAX:
         gathered: FloatArray = values[np.arange(count)[:, None] + np.arange(width)]
         return gathered.max(axis=1)  # type: ignore[no-any-return]
     return sliding_extremes(values, width)[0]
