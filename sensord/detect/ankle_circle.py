@@ -21,7 +21,7 @@ from typing import Final, Literal
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, sliding_max
+from sensord.dsp.history import History, sliding_max, sum3
 from sensord.dsp.resample import GRID_DT_S
 
 GATE_FLOOR_RAD_S: Final = 0.25
@@ -150,7 +150,7 @@ class CircleDetector:
         h.append(
             features.k0, speed=speed, phase=phase, last_active=last_active,
             gy=gyro[:, 1], gz=gyro[:, 2], valid=valid,
-            fast=np.sqrt((fast * fast).sum(axis=1)),
+            fast=np.sqrt(sum3(fast * fast)),
             impact=np.abs(features.acc_norm_m_s2 - GRAVITY_M_S2),
         )
         circles = self._follow()

@@ -365,7 +365,9 @@ class ExcursionDetector:
         assert self._open is not None
         h = self._history
         start = self._open.start
-        pitch = self._pitch(start, h.k_end)
+        timeout = self._open.opened + self.max_samples - start
+        # Nothing after the timeout can decide (it comes first): look no further.
+        pitch = self._pitch(start, min(h.k_end, start + max(timeout, 0) + 1))
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
         # Only movement the detector's way counts; going well past home the other way means
@@ -382,7 +384,6 @@ class ExcursionDetector:
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
         small[0] = False
         quit_at = np.flatnonzero(small)
-        timeout = self._open.opened + self.max_samples - start
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
         events = [

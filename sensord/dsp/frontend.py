@@ -20,7 +20,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from sensord.dsp.history import rotate
+from sensord.dsp.history import rotate, sum3
 from sensord.dsp.mounting import MountingEstimator
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ, GridChunk
 from sensord.dsp.windows import RunningSums
@@ -144,8 +144,8 @@ class FrontEnd:
         np.multiply(gyro, gyro, out=values[:, _GYRO2])
         values[:, _VALID] = chunk.valid
         # |gyro| and |acc| as np.linalg.norm computes them (the same sums of the same squares).
-        values[:, _FAST] = np.sqrt(values[:, _GYRO2].sum(axis=1)) > FAST_RAD_S
-        values[:, _IMPACT] = np.sqrt(values[:, _ACC2].sum(axis=1)) > IMPACT_M_S2
+        values[:, _FAST] = np.sqrt(sum3(values[:, _GYRO2])) > FAST_RAD_S
+        values[:, _IMPACT] = np.sqrt(sum3(values[:, _ACC2])) > IMPACT_M_S2
         self._sums.append(values)
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
@@ -209,10 +209,10 @@ class FrontEnd:
         sums = self._sums
         n = stop - first
         rest = sums.window_run(first, n, REST_HALF, _VALID + 1) / (2 * REST_HALF + 1)
-        gyro_var = (rest[:, _GYRO2] - rest[:, _GYRO] ** 2).sum(axis=1)
-        acc_var = (rest[:, _ACC2] - rest[:, _ACC] ** 2).sum(axis=1)
+        gyro_var = sum3(rest[:, _GYRO2] - rest[:, _GYRO] ** 2)
+        acc_var = sum3(rest[:, _ACC2] - rest[:, _ACC] ** 2)
         rest_acc = rest[:, _ACC]
-        acc_mean_norm = np.sqrt((rest_acc * rest_acc).sum(axis=1))
+        acc_mean_norm = np.sqrt(sum3(rest_acc * rest_acc))
         still = (
             (gyro_var < REST_GYRO_VAR)
             & (acc_var < REST_ACC_VAR)
@@ -285,7 +285,7 @@ class FrontEnd:
 
         # Every vector through the rotation in force, all four kinds in one pass per rotation.
         stacked = np.empty((4, n, 3))
-        np.divide(tilt, np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True)), out=stacked[0])
+        np.divide(tilt, np.sqrt(sum3(tilt * tilt))[:, None], out=stacked[0])
         stacked[1] = gyro_raw
         np.subtract(gyro_lp, bias, out=stacked[2])
         stacked[3] = raw_acc
@@ -304,7 +304,7 @@ class FrontEnd:
             valid=raw[:, _VALID] > 0.5,
             still=still,
             acc_m_s2=turned[3],
-            acc_norm_m_s2=np.sqrt(raw[:, _ACC2].sum(axis=1)),
+            acc_norm_m_s2=np.sqrt(sum3(raw[:, _ACC2])),
             gyro_rad_s=turned[1],
             gyro_lp_rad_s=turned[2],
             up=up,
@@ -333,7 +333,7 @@ class FrontEnd:
         lo = np.maximum(starts - REST_HALF, hi - BIAS_WINDOW)
         lo = np.maximum(lo, self._sums.k_start)
         means = self._sums.range_sums(lo, hi, _GYRO) / (hi - lo)[:, None]
-        plausible = np.sqrt((means * means).sum(axis=1)) < MAX_BIAS_RAD_S
+        plausible = np.sqrt(sum3(means * means)) < MAX_BIAS_RAD_S
         if idx.size == n and plausible.all():
             self._bias = means[-1].copy()
             return means

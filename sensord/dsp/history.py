@@ -149,6 +149,14 @@ def rotate(vectors: FloatArray, rotation: FloatArray) -> FloatArray:
     return result
 
 
+def sum3(values: FloatArray) -> FloatArray:
+    """``values.sum(axis=-1)`` of (..., 3) arrays: the same additions in the same order
+    (``(v0 + v1) + v2``, as numpy reduces three numbers), several times faster than a
+    reduction over so short an axis."""
+    result: FloatArray = values[..., 0] + values[..., 1] + values[..., 2]
+    return result
+
+
 def pitch_deg(up_sensor: FloatArray, rotation: FloatArray) -> FloatArray:
     """Segment pitch (toes up positive) of sensor-frame up vectors (n, 3) through ``rotation``."""
     x = up_sensor[:, 0] * rotation[0, 0] + up_sensor[:, 1] * rotation[0, 1] + (

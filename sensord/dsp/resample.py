@@ -94,6 +94,20 @@ class Resampler:
         # Channel-major (6, n): running sums along contiguous rows are several times faster.
         values = np.concatenate((acc_m_s2.T, gyro_rad_s.T))
         out: list[GridChunk] = []
+        if self._v_last is not None:
+            # The usual case, in fewer steps: the segment goes on, time strictly increases and
+            # no interval breaks the grid (the general path below gives the same result).
+            tt = np.concatenate(([self._t_last], t_s))
+            dt = tt[1:] - tt[:-1]
+            longest = float(dt.max())
+            if float(dt.min()) > 0.0 and longest <= self._bridge_s:
+                if longest > self._gap_s:
+                    long_gaps = dt > self._gap_s
+                    self.stats.gaps += int(np.count_nonzero(long_gaps))
+                    self.stats.gap_s += float(dt[long_gaps].sum())
+                vv = np.concatenate((self._v_last[:, None], values), axis=1)
+                self._emit(tt, vv, dt, out)
+                return out
         lo = 0
         while lo < n:
             t = t_s[lo:]
@@ -127,7 +141,7 @@ class Resampler:
                 continue
             tt = np.concatenate(([self._t_last], t))
             vv = np.concatenate((self._v_last[:, None], v), axis=1)
-            dt = np.diff(tt)
+            dt = tt[1:] - tt[:-1]
             stop = dt.shape[0]
             if float(dt.max()) > self._gap_s:
                 breaks = np.flatnonzero(dt > self._bridge_s)
@@ -175,18 +189,18 @@ class Resampler:
                 return
             self._c_left = self._integral_at(np.array([left]), tt, vv, dt, cum)[:, 0]
         k_last = math.floor(tt[-1] / GRID_DT_S - 0.5)
+        gaps = dt > self._gap_s
         if k_last >= self._k_next:
             # Right edges of the new cells; the first left edge is the previous right edge.
             ks = np.arange(self._k_next, k_last + 1, dtype=np.float64)
             c_right = self._integral_at((ks + 0.5) * GRID_DT_S, tt, vv, dt, cum)
             c_edges = np.concatenate((self._c_left[:, None], c_right), axis=1)
-            cells = np.diff(c_edges, axis=1) * GRID_RATE_HZ
+            cells = (c_edges[:, 1:] - c_edges[:, :-1]) * GRID_RATE_HZ
             # A cell is bridged (invalid) when its centre lies inside a gap. The centre of a
             # cell completed now may lie before this call's first interval (up to one cell
             # earlier): that gap, if any, is the carried one.
             centres = ks * GRID_DT_S
             valid = np.ones(ks.shape[0], dtype=bool)
-            gaps = dt > self._gap_s
             if gaps.any():
                 cidx = np.searchsorted(tt, centres, side="right") - 1
                 inside = cidx >= 0
@@ -200,8 +214,8 @@ class Resampler:
             self._k_next = k_last + 1
             self._c_left = c_edges[:, -1].copy()
         self._carry(tt, vv, cum)
-        if float(dt.max()) > self._gap_s:
-            last_gap = int(np.flatnonzero(dt > self._gap_s)[-1])
+        if gaps.any():
+            last_gap = int(np.flatnonzero(gaps)[-1])
             self._gap_from, self._gap_to = float(tt[last_gap]), float(tt[last_gap + 1])
 
     def _carry(self, tt: FloatArray, vv: FloatArray, cum: FloatArray) -> None:
