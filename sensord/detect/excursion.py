@@ -115,6 +115,7 @@ class PitchTrack:
         self.segment_start = 0
         self._last: Features | None = None
         self._keep_from: dict[int, int] = {}
+        self._readers: list[_Reader] = []
 
     def update(self, features: Features) -> None:
         """Takes a chunk of features (a chunk already taken is ignored)."""
@@ -152,7 +153,8 @@ class PitchTrack:
 
     def _baselines(self, lo: int, hi: int) -> None:
         """Own pitch and baseline-window extremes of samples ``[lo, hi)`` (NaN where the
-        window reaches before the segment: those samples are never judged)."""
+        window reaches before the segment: those samples are never judged), and each
+        reader's start candidates there (see ``_Reader``)."""
         span = BASELINE_LAG + BASELINE_LEN
         n = hi - lo
         own = np.full(n, np.nan)
@@ -167,11 +169,32 @@ class PitchTrack:
             high, low = sliding_extremes(pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
             top[first - lo:b - lo] = high
             bottom[first - lo:b - lo] = low
-        self.history.append_more(lo, own=own, top=top, bottom=bottom)
+        h = self.history
+        # Only samples beyond their window's range can be far from its median; and a held
+        # exercise starts slowly (strides and taps swing far faster).
+        calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
+            h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
+        more: dict[str, FloatArray] = {"own": own, "top": top, "bottom": bottom}
+        for reader in self._readers:
+            if reader.direction > 0:
+                beyond = own > bottom + reader.start_deg
+            elif reader.direction < 0:
+                beyond = own < top - reader.start_deg
+            else:
+                beyond = (own > bottom + reader.start_deg) | (own < top - reader.start_deg)
+            maybe = calm & beyond
+            before = h.value(reader.count, lo - 1) if lo > self.segment_start else 0.0
+            more[reader.maybe] = maybe
+            more[reader.count] = np.cumsum(maybe) + before
+        h.append_more(lo, **more)
 
-    def register(self, reader: object) -> None:
+    def register(self, reader: object, start_deg: float, direction: int) -> _Reader:
         """Adds a reader: nothing is forgotten before it says how far back it looks."""
         self._keep_from[id(reader)] = self.history.k_start
+        spec = _Reader(start_deg, direction, f"maybe{len(self._readers)}",
+                       f"count{len(self._readers)}")
+        self._readers.append(spec)
+        return spec
 
     def keep(self, reader: object, keep_from: int) -> None:
         """Records how far back ``reader`` still looks; forgets what no reader needs."""
@@ -179,6 +202,18 @@ class PitchTrack:
         h = self.history
         h.trim(min(self._keep_from.values()))
         self.rotations.forget_before(h.k_start)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """A detector's start test, applied by the track as samples arrive: ``maybe`` flags the
+    samples that may open an excursion (steady baseline, slow, beyond the baseline's range by
+    ``start_deg`` the detector's way); ``count`` is their running count."""
+
+    start_deg: float
+    direction: int
+    maybe: str
+    count: str
 
 
 class ExcursionDetector:
@@ -202,7 +237,7 @@ class ExcursionDetector:
         self.max_samples = int(max_duration_s * GRID_RATE_HZ)
         #: Detectors on the same features may share one track (see PitchTrack).
         self._track = track if track is not None else PitchTrack()
-        self._track.register(self)
+        self._reader = self._track.register(self, start_deg, direction)
         self._history = self._track.history
         self._rotations = self._track.rotations
         self._generation = -1
@@ -331,22 +366,13 @@ class ExcursionDetector:
     def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
         """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
         h = self._history
+        reader = self._reader
+        if h.value(reader.count, hi - 1) == h.value(reader.count, lo - 1):
+            return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
-        top = h.get("top", lo, hi)
-        bottom = h.get("bottom", lo, hi)
         current = h.get("own", lo, hi)
-        # Only samples beyond their window's range can be far from its median; and a held
-        # exercise starts slowly (strides and taps swing far faster).
-        fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-        if self.direction > 0:
-            beyond = current > bottom + self.start_deg
-        elif self.direction < 0:
-            beyond = current < top - self.start_deg
-        else:
-            beyond = (current > bottom + self.start_deg) | (current < top - self.start_deg)
-        maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
         middle = BASELINE_LEN // 2
-        for i in np.flatnonzero(maybe).tolist():
+        for i in np.flatnonzero(h.get(reader.maybe, lo, hi)).tolist():
             # A median, not a mean: order statistics are exact, so the level cannot depend on
             # how many samples are evaluated at once.
             start = lo + i

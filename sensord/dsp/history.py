@@ -65,7 +65,7 @@ class History:
             self._buffers[name][stop:stop + n] = a
         self.k_end += n
 
-    def append_more(self, lo: int, **arrays: FloatArray) -> None:
+    def append_more(self, lo: int, **arrays: FloatArray | NDArray[np.bool_]) -> None:
         """Adds arrays for the held samples from absolute ``lo`` to the end (new names, or
         names that ``append`` left unwritten there): values derived from the samples."""
         held = self.k_end - self.k_start
@@ -85,6 +85,10 @@ class History:
         if excess > 0:
             self._offset += excess
             self.k_start += excess
+
+    def value(self, name: str, index: int) -> float:
+        """The sample at absolute ``index`` (which must be held)."""
+        return float(self._buffers[name][self._offset + index - self.k_start])
 
     def get(self, name: str, lo: int | None = None, hi: int | None = None) -> FloatArray:
         """Samples ``[lo, hi)`` (absolute indices, clipped to what is kept)."""
@@ -109,7 +113,8 @@ class RotationLog:
 
     def extend(self, entries: tuple[tuple[int, FloatArray], ...]) -> None:
         for start, matrix in entries:
-            if not self._entries or not np.array_equal(self._entries[-1][1], matrix):
+            if not self._entries or not (
+                    self._entries[-1][1] is matrix or np.array_equal(self._entries[-1][1], matrix)):
                 self._entries.append((start, matrix))
 
     def at(self, index: int) -> FloatArray:
