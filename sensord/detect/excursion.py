@@ -12,9 +12,10 @@ return. Everything runs on the 50 Hz grid with decisions at fixed sample indices
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.dsp.frontend import Features
 from sensord.dsp.history import (
@@ -152,29 +153,49 @@ class PitchTrack:
         self._baselines(new_from, h.k_end)
 
     def _baselines(self, lo: int, hi: int) -> None:
-        """Own pitch and baseline-window extremes of samples ``[lo, hi)`` (NaN where the
-        window reaches before the segment: those samples are never judged), and each
-        reader's start candidates there (see ``_Reader``)."""
+        """Each reader's start candidates among samples ``[lo, hi)`` (see ``_Reader``): the
+        sample's pitch and the extremes of its baseline window, both through the estimate in
+        force at the sample, tested once, as it arrives. Samples whose window reaches before
+        the segment are never judged."""
         span = BASELINE_LAG + BASELINE_LEN
+        h = self.history
         n = hi - lo
-        own = np.full(n, np.nan)
-        top = np.full(n, np.nan)
-        bottom = np.full(n, np.nan)
-        for a, b, rotation in self.rotations.segments(lo, hi):
+        calm = np.zeros(n, dtype=bool)
+        # Nearly always one stretch under one estimate: then no piecing together.
+        pieces = self.rotations.segments(lo, hi)
+        for a, b, rotation in pieces:
             first = max(a, self.segment_start + span)
             if first >= b:
                 continue
-            pitch = pitch_deg(self.history.get("up", first - span, b), rotation)
-            own[first - lo:b - lo] = pitch[span:]
-            high, low = sliding_extremes(pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
-            top[first - lo:b - lo] = high
-            bottom[first - lo:b - lo] = low
-        h = self.history
-        # Only samples beyond their window's range can be far from its median; and a held
-        # exercise starts slowly (strides and taps swing far faster).
-        calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
-            h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
-        more: dict[str, FloatArray] = {"own": own, "top": top, "bottom": bottom}
+            pitch = pitch_deg(h.get("up", first - span, b), rotation)
+            own = pitch[span:]
+            top, bottom = sliding_extremes(pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
+            # Only samples beyond their window's range can be far from its median; and a held
+            # exercise starts slowly (strides and taps swing far faster).
+            steady = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
+                h.get("tremor", first, b) > MAX_START_RATE_RAD_S**2)
+            if first == lo and b == hi:
+                whole: tuple[FloatArray, FloatArray, FloatArray] | None = (own, top, bottom)
+                calm = steady
+                break
+            calm[first - lo:b - lo] = steady
+            whole = None
+        else:
+            whole = None
+        if whole is None:
+            # Several estimates (or a segment's first samples): assemble, NaN where unjudged.
+            own, top, bottom = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+            for a, b, rotation in pieces:
+                first = max(a, self.segment_start + span)
+                if first >= b:
+                    continue
+                pitch = pitch_deg(h.get("up", first - span, b), rotation)
+                own[first - lo:b - lo] = pitch[span:]
+                top[first - lo:b - lo], bottom[first - lo:b - lo] = sliding_extremes(
+                    pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
+        else:
+            own, top, bottom = whole
+        more: dict[str, NDArray[Any]] = {}
         for reader in self._readers:
             if reader.direction > 0:
                 beyond = own > bottom + reader.start_deg
@@ -186,7 +207,8 @@ class PitchTrack:
             before = h.value(reader.count, lo - 1) if lo > self.segment_start else 0.0
             more[reader.maybe] = maybe
             more[reader.count] = np.cumsum(maybe) + before
-        h.append_more(lo, **more)
+        if more:
+            h.append_more(lo, **more)
 
     def register(self, reader: object, start_deg: float, direction: int) -> _Reader:
         """Adds a reader: nothing is forgotten before it says how far back it looks."""
@@ -370,15 +392,14 @@ class ExcursionDetector:
         if h.value(reader.count, hi - 1) == h.value(reader.count, lo - 1):
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
-        current = h.get("own", lo, hi)
         middle = BASELINE_LEN // 2
         for i in np.flatnonzero(h.get(reader.maybe, lo, hi)).tolist():
             # A median, not a mean: order statistics are exact, so the level cannot depend on
             # how many samples are evaluated at once.
             start = lo + i
-            window = pitch_deg(h.get("up", start - span, start - BASELINE_LAG), rotation)
-            level = float(np.partition(window, middle)[middle])
-            away = float(current[i]) - level
+            pitch = pitch_deg(h.get("up", start - span, start + 1), rotation)
+            level = float(np.partition(pitch[:BASELINE_LEN], middle)[middle])
+            away = float(pitch[-1]) - level
             if abs(away) > self.start_deg and away * self.direction >= 0:
                 roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
                 self._open = _Open(start, level, roll, rotation)
@@ -464,14 +485,13 @@ class ExcursionDetector:
         assert self._open is not None
         if limit < 2 * PLATEAU_LEN:
             return False
-        windows = np.lib.stride_tricks.sliding_window_view(pitch[:limit], PLATEAU_LEN)
         steady = sliding_range(pitch[:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
         formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
         for i in formed.tolist():
-            level = float(np.partition(windows[i], middle)[middle])
+            level = float(np.partition(pitch[i:i + PLATEAU_LEN], middle)[middle])
             if previous is not None:
                 jump = abs(level - previous)
                 needed = max(REANCHOR_MIN_DEG, REANCHOR_FRACTION * abs(

@@ -7,7 +7,7 @@ makes every decision a function of the same samples whatever the block boundarie
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,7 +65,7 @@ class History:
             self._buffers[name][stop:stop + n] = a
         self.k_end += n
 
-    def append_more(self, lo: int, **arrays: FloatArray | NDArray[np.bool_]) -> None:
+    def append_more(self, lo: int, **arrays: NDArray[Any]) -> None:
         """Adds arrays for the held samples from absolute ``lo`` to the end (new names, or
         names that ``append`` left unwritten there): values derived from the samples."""
         held = self.k_end - self.k_start
