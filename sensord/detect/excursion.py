@@ -393,19 +393,24 @@ class ExcursionDetector:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        for i in np.flatnonzero(h.get(reader.maybe, lo, hi)).tolist():
-            # A median, not a mean: order statistics are exact, so the level cannot depend on
-            # how many samples are evaluated at once.
-            start = lo + i
-            pitch = pitch_deg(h.get("up", start - span, start + 1), rotation)
-            level = float(np.partition(pitch[:BASELINE_LEN], middle)[middle])
-            away = float(pitch[-1]) - level
-            if abs(away) > self.start_deg and away * self.direction >= 0:
-                roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
-                self._open = _Open(start, level, roll, rotation)
-                self._back = None
-                return start
-        return None
+        candidates = np.flatnonzero(h.get(reader.maybe, lo, hi))
+        # Each candidate against the median of its baseline window (a median, not a mean:
+        # order statistics are exact, so the level cannot depend on how many samples are
+        # evaluated at once), all candidates at once.
+        first, last = lo + int(candidates[0]), lo + int(candidates[-1])
+        pitch = pitch_deg(h.get("up", first - span, last + 1), rotation)
+        at = candidates - (first - lo)
+        windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
+        levels = np.partition(windows, middle, axis=1)[:, middle]
+        away = pitch[at + span] - levels
+        leaves = np.flatnonzero((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+        if not leaves.size:
+            return None
+        start = first + int(at[leaves[0]])
+        roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
+        self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
+        self._back = None
+        return start
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
