@@ -146,14 +146,16 @@ class CircleDetector:
             self._last_active = int(last_active[-1])
         else:
             last_active = np.full(n, self._last_active)
-        fast = features.gyro_rad_s
         h.append(
-            features.k0, speed=speed, phase=phase, last_active=last_active,
-            gy=gyro[:, 1], gz=gyro[:, 2], valid=valid,
-            fast=np.sqrt(sum3(fast * fast)),
-            impact=np.abs(features.acc_norm_m_s2 - GRAVITY_M_S2),
+            features.k0, speed=speed, phase=phase, last_active=last_active, gyro_lp=gyro,
+            gyro=features.gyro_rad_s, force=features.acc_norm_m_s2,
         )
-        circles = self._follow()
+        if self._episode is None and self._scan >= features.k0 and not alive.any():
+            # Nothing turning and no episode: no episode can start here.
+            self._scan = h.k_end
+            circles = []
+        else:
+            circles = self._follow()
         keep_from = self._episode.ref if self._episode else self._scan
         h.trim(max(min(keep_from, h.k_end - PEAK_WINDOW), h.k_end - _KEEP))
         return circles
@@ -241,8 +243,8 @@ class CircleDetector:
         h = self._history
         complete = start >= h.k_start
         start = max(start, h.k_start)
-        gy = h.get("gy", start, end + 1)
-        gz = h.get("gz", start, end + 1)
+        gyro_lp = h.get("gyro_lp", start, end + 1)
+        gy, gz = gyro_lp[:, 1], gyro_lp[:, 2]
         path = np.column_stack((np.cumsum(gz), -np.cumsum(gy))) * GRID_DT_S
         path = path - path.mean(axis=0)
         cov = path.T @ path / path.shape[0]
@@ -251,9 +253,11 @@ class CircleDetector:
         size = float(diameters.mean())
         aspect = float(eig[0] / eig[1]) if eig[1] > 0 else 0.0
         duration = (end - start) * GRID_DT_S
+        gyro = h.get("gyro", start, end + 1)
         smooth = (
-            float(h.get("fast", start, end + 1).max()) <= MAX_SPEED_RAD_S
-            and float(h.get("impact", start, end + 1).max()) <= MAX_IMPACT_M_S2
+            float(np.sqrt(sum3(gyro * gyro)).max()) <= MAX_SPEED_RAD_S
+            and float(np.abs(h.get("force", start, end + 1) - GRAVITY_M_S2).max())
+            <= MAX_IMPACT_M_S2
         )
         # Samples bridged over a short gap (lost packets) are fine: the phase of a turn
         # survives a tenth of a second of interpolation; longer gaps restart the detector.
