@@ -263,7 +263,7 @@ class FrontEnd:
         # nearby), not while tapping, fidgeting or changing posture.
         around = sums.trailing_run(first + REST_HALF + 1, n, GAIT_WINDOW, _FAST, _IMPACT + 1)
         gait = (around[:, 0] >= GAIT_MIN_FAST) & (around[:, 1] >= GAIT_MIN_IMPACTS)
-        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0)
+        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0) if gait.any() else None
         raw_acc = raw[:, _ACC]
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
@@ -271,8 +271,7 @@ class FrontEnd:
             if index > lo:
                 if not rotations or rotations[-1][1] is not self.mounting.rotation:
                     rotations.append((lo, self.mounting.rotation))
-                self.mounting.add_fast(
-                    swing_gyro[lo - first:index - first], raw_acc[lo - first:index - first])
+                self._add_swings(swing_gyro, raw_acc, lo - first, index - first)
                 lo = index
             if settled is not None:
                 self._pending = [p for p in self._pending if p is not settled]
@@ -281,7 +280,7 @@ class FrontEnd:
                 self.mounting.update_axis()
         if not rotations or rotations[-1][1] is not self.mounting.rotation:
             rotations.append((lo, self.mounting.rotation))
-        self.mounting.add_fast(swing_gyro[lo - first:], raw_acc[lo - first:])
+        self._add_swings(swing_gyro, raw_acc, lo - first, n)
 
         # Every vector through the rotation in force, all four kinds in one pass per rotation.
         stacked = np.empty((4, n, 3))
@@ -317,6 +316,15 @@ class FrontEnd:
         self._new_segment = False
         return features
 
+    def _add_swings(
+        self, swing_gyro: FloatArray | None, acc: FloatArray, a: int, b: int
+    ) -> None:
+        """Rows ``[a, b)`` to the mounting's swing statistics (``None``: no gait, all zero)."""
+        if swing_gyro is None:
+            self.mounting.add_rest(b - a)
+        else:
+            self.mounting.add_fast(swing_gyro[a:b], acc[a:b])
+
     def _bias_for(
         self, first: int, still: NDArray[np.bool_], run_start: NDArray[np.int64] | None
     ) -> FloatArray:
@@ -327,7 +335,7 @@ class FrontEnd:
         n = still.shape[0]
         idx = np.flatnonzero(still)
         if not idx.size:
-            return np.tile(self._bias, (n, 1))
+            return self._bias  # the same for every sample (broadcast by the callers)
         hi = idx + (first + REST_HALF + 1)
         starts = self._run_start if run_start is None else run_start[idx]
         lo = np.maximum(starts - REST_HALF, hi - BIAS_WINDOW)

@@ -205,10 +205,19 @@ class MountingEstimator:
         self._fast_count += int(fast.shape[0])
         self._count_lobes(gyro_rad_s)
 
+    def add_rest(self, samples: int) -> None:
+        """``add_fast`` of ``samples`` zero rates: no swing, but lobes under way end."""
+        if self._counting_lobes():
+            self._count_lobes(np.zeros((samples, 3)))
+
+    def _counting_lobes(self) -> bool:
+        return self._axis is not None and abs(float(np.dot(self._axis, self.prior[1]))) < 0.5
+
     def _count_lobes(self, gyro_rad_s: FloatArray) -> None:
         """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
-        if self._axis is None or abs(float(np.dot(self._axis, self.prior[1]))) >= 0.5:
+        if not self._counting_lobes():
             return
+        assert self._axis is not None
         # Element by element (not a matrix product): bit-identical for any block sizes.
         rate = (gyro_rad_s[:, 0] * self._axis[0] + gyro_rad_s[:, 1] * self._axis[1]
                 + gyro_rad_s[:, 2] * self._axis[2])
