@@ -134,7 +134,7 @@ class PitchTrack:
                 new_from = h.k_end
                 h.append(
                     h.k_end, up=np.full((gap, 3), np.nan), roll=np.full(gap, np.nan),
-                    tremor=np.full(gap, np.nan), valid=np.zeros(gap),
+                    tremor=np.full(gap, np.nan), valid=np.zeros(gap), own=np.full(gap, np.nan),
                 )
             else:
                 h.reset(features.k0)
@@ -148,6 +148,7 @@ class PitchTrack:
             roll=features.roll_deg,
             tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
             valid=features.valid,
+            own=features.pitch_deg,
         )
         self.rotations.extend(features.rotations)
         self._baselines(new_from, h.k_end)
@@ -160,8 +161,17 @@ class PitchTrack:
         span = BASELINE_LAG + BASELINE_LEN
         h = self.history
         n = hi - lo
+        if lo - span >= self.segment_start and len(self.rotations.segments(lo - span, hi)) == 1:
+            # Nearly always: one estimate over the samples and their windows. Each sample's
+            # pitch is then the front end's (through that estimate), and so is its window.
+            pitch = h.get("own", lo - span, hi)
+            own = pitch[span:]
+            top, bottom = sliding_extremes(pitch[:n + BASELINE_LEN - 1], BASELINE_LEN)
+            calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
+                h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
+            self._candidates(lo, own, top, bottom, calm)
+            return
         calm = np.zeros(n, dtype=bool)
-        # Nearly always one stretch under one estimate: then no piecing together.
         pieces = self.rotations.segments(lo, hi)
         for a, b, rotation in pieces:
             first = max(a, self.segment_start + span)
@@ -195,6 +205,14 @@ class PitchTrack:
                     pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
         else:
             own, top, bottom = whole
+        self._candidates(lo, own, top, bottom, calm)
+
+    def _candidates(
+        self, lo: int, own: FloatArray, top: FloatArray, bottom: FloatArray,
+        calm: NDArray[np.bool_],
+    ) -> None:
+        """Each reader's start candidates from sample ``lo`` on (see ``_Reader``)."""
+        h = self.history
         more: dict[str, NDArray[Any]] = {}
         for reader in self._readers:
             if reader.direction > 0:
