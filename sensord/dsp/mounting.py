@@ -53,6 +53,16 @@ LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
 
 
+def _rows_sum(rows: FloatArray) -> FloatArray:
+    """The sum of the rows of a C-ordered (m, k) array, added one row after another (a sum
+    down the rows does that, as a cumulative sum does; the latter is cheaper for few rows)."""
+    if rows.shape[0] > 64:
+        total: FloatArray = rows.sum(axis=0)
+        return total
+    last: FloatArray = np.cumsum(rows, axis=0)[-1]
+    return last
+
+
 def orthonormal(y_axis: FloatArray, z_axis: FloatArray) -> FloatArray:
     """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed."""
     z = z_axis / np.linalg.norm(z_axis)
@@ -196,11 +206,11 @@ class MountingEstimator:
             return
         fast = gyro_rad_s[moving]
         # Sequential sums (not a matrix product): the same additions in the same order
-        # whatever the block boundaries, so the estimate is bit-identical.
-        self._acc_sum = np.cumsum(
-            np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
+        # whatever the block boundaries, so the estimate is bit-identical. (A sum down the
+        # rows of a C-ordered array adds row after row, as a cumulative sum does.)
+        self._acc_sum = _rows_sum(np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])))
         outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-        total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
+        total = _rows_sum(np.concatenate((self._fast_cov.reshape(1, 9), outer)))
         self._fast_cov = total.reshape(3, 3)
         self._fast_count += int(fast.shape[0])
         self._count_lobes(gyro_rad_s)
