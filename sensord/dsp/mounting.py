@@ -63,25 +63,39 @@ def _rows_sum(rows: FloatArray) -> FloatArray:
     return last
 
 
+def _norm(v: FloatArray) -> float:
+    """``np.linalg.norm`` of a vector (the square root of its dot product with itself), without
+    the general function's overhead."""
+    return math.sqrt(float(v.dot(v)))
+
+
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``np.cross`` of two 3-vectors: the same products and differences, without the general
+    function's overhead."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
+
+
 def orthonormal(y_axis: FloatArray, z_axis: FloatArray) -> FloatArray:
     """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed."""
-    z = z_axis / np.linalg.norm(z_axis)
+    z = z_axis / _norm(z_axis)
     y = y_axis - np.dot(y_axis, z) * z
-    norm = np.linalg.norm(y)
+    norm = _norm(y)
     if norm < 0.2:
         # y (nearly) along z: keep the prior's habit of a horizontal y as best we can.
-        y = np.cross(z, np.array([1.0, 0.0, 0.0]))
-        if np.linalg.norm(y) < 0.2:
-            y = np.cross(z, np.array([0.0, 1.0, 0.0]))
-        norm = np.linalg.norm(y)
+        y = _cross(z, np.array([1.0, 0.0, 0.0]))
+        if _norm(y) < 0.2:
+            y = _cross(z, np.array([0.0, 1.0, 0.0]))
+        norm = _norm(y)
     y = y / norm
-    x = np.cross(y, z)
-    return np.vstack((x, y, z))
+    x = _cross(y, z)
+    return np.array((x, y, z))
 
 
 def angle_deg(a: FloatArray, b: FloatArray) -> float:
     """The angle between two vectors, in degrees."""
-    cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    cos = float(np.dot(a, b)) / (_norm(a) * _norm(b))
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
@@ -172,7 +186,7 @@ class MountingEstimator:
     def add_still(self, gravity: FloatArray, duration_s: float, *, near_gait: bool) -> bool:
         """Adds a finished still period (mean specific force in sensor axes). True if the
         estimate changed."""
-        g = gravity / np.linalg.norm(gravity)
+        g = gravity / _norm(gravity)
         in_cone = angle_deg(g, self.prior[2]) <= self.flat_cone_deg
         if not (in_cone or near_gait) or duration_s < self.min_flat_s:
             return False
@@ -193,7 +207,7 @@ class MountingEstimator:
             self._current = best
         chosen = self._current
         assert chosen is not None
-        self._z = chosen.direction / np.linalg.norm(chosen.direction)
+        self._z = chosen.direction / _norm(chosen.direction)
         return self._rebuild()
 
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
@@ -284,8 +298,8 @@ class MountingEstimator:
             # no flat standing has been seen yet. The mean specific force over the swings,
             # made perpendicular to the swing axis, is the best vertical we have.
             mean = self._acc_sum - np.dot(self._acc_sum, y) * y
-            if np.linalg.norm(mean) > 0:
-                z = mean / np.linalg.norm(mean)
+            if _norm(mean) > 0:
+                z = mean / _norm(mean)
         new = orthonormal(y, z)
         # Ignore refinements under a degree: each change is a (small) step in every angle.
         cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0
