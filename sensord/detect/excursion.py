@@ -560,7 +560,8 @@ class ExcursionDetector:
             hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
+        before = np.abs(pitch_deg(
+            h.get("up", start - BASELINE_LAG, start), self._open.rotation) - baseline)
         calm = np.flatnonzero(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
