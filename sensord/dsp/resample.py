@@ -189,7 +189,7 @@ class Resampler:
                 return
             self._c_left = self._integral_at(np.array([left]), tt, vv, dt, cum)[:, 0]
         k_last = math.floor(tt[-1] / GRID_DT_S - 0.5)
-        gaps = dt > self._gap_s
+        gaps = dt > self._gap_s if float(dt.max()) > self._gap_s else None
         if k_last >= self._k_next:
             # Right edges of the new cells; the first left edge is the previous right edge.
             ks = np.arange(self._k_next, k_last + 1, dtype=np.float64)
@@ -199,22 +199,22 @@ class Resampler:
             # A cell is bridged (invalid) when its centre lies inside a gap. The centre of a
             # cell completed now may lie before this call's first interval (up to one cell
             # earlier): that gap, if any, is the carried one.
-            centres = ks * GRID_DT_S
             valid = np.ones(ks.shape[0], dtype=bool)
-            if gaps.any():
-                cidx = np.searchsorted(tt, centres, side="right") - 1
+            if gaps is not None:
+                cidx = np.searchsorted(tt, ks * GRID_DT_S, side="right") - 1
                 inside = cidx >= 0
                 valid[inside] = ~gaps[np.minimum(cidx[inside], dt.shape[0] - 1)]
-            if centres[0] < tt[0]:
+            if self._k_next * GRID_DT_S < self._gap_to:
+                # (The carried gap ended at or before tt[0]: only centres before it can lie
+                # in it.)
+                centres = ks * GRID_DT_S
                 valid &= ~((centres >= self._gap_from) & (centres < self._gap_to))
-            out.append(GridChunk(
-                self._k_next, np.ascontiguousarray(cells[:3].T),
-                np.ascontiguousarray(cells[3:].T), valid,
-            ))
+            samples = cells.T.copy()  # sample-major (m, 6)
+            out.append(GridChunk(self._k_next, samples[:, :3], samples[:, 3:], valid))
             self._k_next = k_last + 1
             self._c_left = c_edges[:, -1].copy()
         self._carry(tt, vv, cum)
-        if gaps.any():
+        if gaps is not None:
             last_gap = int(np.flatnonzero(gaps)[-1])
             self._gap_from, self._gap_to = float(tt[last_gap]), float(tt[last_gap + 1])
 
