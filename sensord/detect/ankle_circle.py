@@ -21,7 +21,7 @@ from typing import Final, Literal
 import numpy as np
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, sliding_max, sum3
+from sensord.dsp.history import History, sliding_max, sum3, where_true
 from sensord.dsp.resample import GRID_DT_S
 
 GATE_FLOOR_RAD_S: Final = 0.25
@@ -171,7 +171,7 @@ class CircleDetector:
             last_active = h.get("last_active", lo, hi)
             idx = np.arange(lo, hi)
             if self._episode is None:
-                started = np.flatnonzero(last_active == idx)
+                started = where_true(last_active == idx)
                 if not started.size:
                     self._scan = hi
                     continue
@@ -185,10 +185,10 @@ class CircleDetector:
             ep = self._episode
             phase = h.get("phase", lo, hi)
             rel = phase - ep.ref_phase
-            idle = np.flatnonzero(idx - last_active >= IDLE_END)
+            idle = where_true(idx - last_active >= IDLE_END)
             idle_at = int(idle[0]) if idle.size else None
             if ep.direction == 0:
-                turned = np.flatnonzero(np.abs(rel) > math.pi / 2)
+                turned = where_true(np.abs(rel) > math.pi / 2)
                 at = int(turned[0]) if turned.size else None
                 if at is not None and (idle_at is None or at < idle_at):
                     ep.direction = 1 if rel[at] > 0 else -1
@@ -203,8 +203,8 @@ class CircleDetector:
                 continue
             signed = ep.direction * rel
             running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
-            done = np.flatnonzero(signed >= 2 * math.pi)
-            back = np.flatnonzero(signed < running - REVERSAL_RAD)
+            done = where_true(signed >= 2 * math.pi)
+            back = where_true(signed < running - REVERSAL_RAD)
             events = [
                 (int(done[0]), 0) if done.size else None,
                 (int(back[0]), 1) if back.size else None,

@@ -25,6 +25,7 @@ from sensord.dsp.history import (
     pitch_deg,
     sliding_extremes,
     sliding_range,
+    where_true,
 )
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
 from sensord.model import FloatArray
@@ -326,7 +327,7 @@ class ExcursionDetector:
             return None
         level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
-        outside = np.flatnonzero(away)
+        outside = where_true(away)
         since = int(outside[-1]) + 1 if outside.size else 0
         return float((pitch.shape[0] - since) * GRID_DT_S)
 
@@ -371,7 +372,7 @@ class ExcursionDetector:
         into = self.direction * (pitch - back.home)  # how far into a rep, from home
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
-        turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
+        turned = where_true(near_home & (into > closest + self.start_deg))
         turned = turned[turned >= lo - back.end]
         return back.end + int(turned[0]) if turned.size else None
 
@@ -411,7 +412,7 @@ class ExcursionDetector:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        candidates = np.flatnonzero(h.get(reader.maybe, lo, hi))
+        candidates = where_true(h.get(reader.maybe, lo, hi))
         # Each candidate against the median of its baseline window (a median, not a mean:
         # order statistics are exact, so the level cannot depend on how many samples are
         # evaluated at once), all candidates at once.
@@ -421,7 +422,7 @@ class ExcursionDetector:
         windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
         levels = np.partition(windows, middle, axis=1)[:, middle]
         away = pitch[at + span] - levels
-        leaves = np.flatnonzero((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+        leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
         if not leaves.size:
             return None
         start = first + int(at[leaves[0]])
@@ -444,16 +445,16 @@ class ExcursionDetector:
         # this was not a rep (a posture change the other way): give it up there.
         into = offset * self.direction if self.direction else distance
         amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
-        wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
+        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
         back[0] = False
-        hit = np.flatnonzero(back)
-        too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
+        hit = where_true(back)
+        too_far = where_true(amplitude > self.max_amplitude_deg)
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
         small[0] = False
-        quit_at = np.flatnonzero(small)
+        quit_at = where_true(small)
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
         events = [
@@ -488,7 +489,7 @@ class ExcursionDetector:
             # Never came back: a change of posture, not a rep. Look again from where the new
             # posture first held still (the samples are kept), so reps made from it count.
             opened = self._open.opened
-            steady = np.flatnonzero(sliding_range(
+            steady = where_true(sliding_range(
                 self._pitch(opened, opened + self.max_samples), PLATEAU_LEN) < BASELINE_STEADY_DEG)
             self._open = None
             self._scan = opened + (
@@ -509,7 +510,7 @@ class ExcursionDetector:
         if limit < 2 * PLATEAU_LEN:
             return False
         steady = sliding_range(pitch[:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
-        formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
+        formed = where_true(steady & ~np.concatenate(([False], steady[:-1])))
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
@@ -523,7 +524,7 @@ class ExcursionDetector:
                     self.end_deg, self.end_fraction * abs(previous - self._open.baseline))
                 if jump > needed and not home:
                     after = pitch[previous_at:limit]
-                    left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
+                    left = where_true(np.abs(after - previous) > self.start_deg)
                     if left.size:
                         start = self._open.start + previous_at + int(left[0])
                         self._open = _Open(start, previous, self._open.roll, self._open.rotation,
@@ -551,8 +552,8 @@ class ExcursionDetector:
         near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
-        run_starts = np.flatnonzero(edges == 1)
-        run_ends = np.flatnonzero(edges == -1)
+        run_starts = where_true(edges == 1)
+        run_ends = where_true(edges == -1)
         if run_starts.size:
             best = int(np.argmax(run_ends - run_starts))
             hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
@@ -562,7 +563,7 @@ class ExcursionDetector:
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
         before = np.abs(pitch_deg(
             h.get("up", start - BASELINE_LAG, start), self._open.rotation) - baseline)
-        calm = np.flatnonzero(before < self.start_deg / 3.0)
+        calm = where_true(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
         return Excursion(

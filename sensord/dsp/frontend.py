@@ -20,7 +20,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from sensord.dsp.history import rotate, sum3
+from sensord.dsp.history import rotate, sum3, where_true
 from sensord.dsp.mounting import MountingEstimator
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ, GridChunk
 from sensord.dsp.windows import RunningSums
@@ -198,7 +198,7 @@ class FrontEnd:
         last = min(stop, deadline)
         if last > first:
             counts = self._sums.cumulative(first, last) - pending.sums_at_end
-            hit = np.flatnonzero(
+            hit = where_true(
                 (counts[:, _FAST] >= GAIT_MIN_FAST) & (counts[:, _IMPACT] >= GAIT_MIN_IMPACTS))
             if hit.size:
                 return first + int(hit[0]), True
@@ -226,7 +226,7 @@ class FrontEnd:
 
         # Still runs: where they start and end among these centres (most blocks have none).
         was_still = self._was_still
-        changed = np.flatnonzero(still[1:] != still[:-1]) + 1
+        changed = where_true(still[1:] != still[:-1]) + 1
         if n and bool(still[0]) != was_still:
             changed = np.concatenate(([0], changed))
         if changed.size:
@@ -333,7 +333,7 @@ class FrontEnd:
         ``run_start`` is the start of the still run at each sample (None: ``_run_start`` for
         all of them)."""
         n = still.shape[0]
-        idx = np.flatnonzero(still)
+        idx = where_true(still)
         if not idx.size:
             return self._bias  # the same for every sample (broadcast by the callers)
         hi = idx + (first + REST_HALF + 1)

@@ -164,6 +164,12 @@ def rotate(vectors: FloatArray, rotation: FloatArray) -> FloatArray:
     return result
 
 
+def where_true(mask: NDArray[np.bool_] | FloatArray) -> NDArray[np.intp]:
+    """``np.flatnonzero`` of a 1-D mask, without the wrapper's overhead (it adds up over the
+    many small blocks of a live stream)."""
+    return mask.nonzero()[0]
+
+
 def sum3(values: FloatArray) -> FloatArray:
     """``values.sum(axis=-1)`` of (..., 3) arrays: the same additions in the same order
     (``(v0 + v1) + v2``, as numpy reduces three numbers), several times faster than a

@@ -30,6 +30,7 @@ from typing import Final
 
 import numpy as np
 
+from sensord.dsp.history import where_true
 from sensord.model import FloatArray, Placement
 
 # Rows: the segment frame's x, y, z in sensor coordinates.
@@ -118,8 +119,8 @@ class _LobeCounter:
     def update(self, rate: FloatArray) -> None:
         mask = rate > LOBE_ON_RAD_S
         edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1).tolist()
-        ends = np.flatnonzero(edges == -1).tolist()
+        starts = where_true(edges == 1).tolist()
+        ends = where_true(edges == -1).tolist()
         for a, b in zip(starts, ends, strict=True):
             length = b - a
             peak = float(rate[a:b].max())
@@ -159,6 +160,8 @@ class MountingEstimator:
     _fast_count: int = field(init=False, default=0)
     _fast_used: int = field(init=False, default=0)
     _axis: FloatArray | None = field(init=False, default=None)
+    #: Lobes are counted only while the axis is far from the prior's (set with the axis).
+    _lobes_on: bool = field(init=False, default=False)
     # Lobes of the rate about +axis and about -axis.
     _lobes_pos: _LobeCounter = field(init=False, default_factory=_LobeCounter)
     _lobes_neg: _LobeCounter = field(init=False, default_factory=_LobeCounter)
@@ -235,7 +238,7 @@ class MountingEstimator:
             self._count_lobes(np.zeros((samples, 3)))
 
     def _counting_lobes(self) -> bool:
-        return self._axis is not None and abs(float(np.dot(self._axis, self.prior[1]))) < 0.5
+        return self._lobes_on
 
     def _count_lobes(self, gyro_rad_s: FloatArray) -> None:
         """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
@@ -261,6 +264,7 @@ class MountingEstimator:
         if np.dot(axis, reference) < 0:
             axis = -axis
         self._axis = axis
+        self._lobes_on = abs(float(np.dot(axis, self.prior[1]))) < 0.5
         self._y_data = axis if self._swing_sign() >= 0 else -axis
         return self._rebuild()
 

@@ -24,6 +24,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from sensord.dsp.history import where_true
 from sensord.model import FloatArray
 
 GRID_RATE_HZ: Final = 50.0
@@ -116,7 +117,7 @@ class Resampler:
             if float(t.min()) < self._t_last - CLOCK_RESET_S or (
                     t.shape[0] > 1 and float(np.diff(t).min()) < -CLOCK_RESET_S):
                 running = np.maximum.accumulate(np.concatenate(([self._t_last], t)))[:-1]
-                resets = np.flatnonzero(running - t > CLOCK_RESET_S)
+                resets = where_true(running - t > CLOCK_RESET_S)
                 hi = lo + int(resets[0]) if resets.size else n
             self._feed_monotonic(t_s[lo:hi], values[:, lo:hi], out)
             if hi < n:
@@ -144,7 +145,7 @@ class Resampler:
             dt = tt[1:] - tt[:-1]
             stop = dt.shape[0]
             if float(dt.max()) > self._gap_s:
-                breaks = np.flatnonzero(dt > self._bridge_s)
+                breaks = where_true(dt > self._bridge_s)
                 stop = int(breaks[0]) if breaks.size else dt.shape[0]
                 inside = dt[:stop]
                 long_gaps = inside > self._gap_s
@@ -215,7 +216,7 @@ class Resampler:
             self._c_left = c_edges[:, -1].copy()
         self._carry(tt, vv, cum)
         if gaps is not None:
-            last_gap = int(np.flatnonzero(gaps)[-1])
+            last_gap = int(where_true(gaps)[-1])
             self._gap_from, self._gap_to = float(tt[last_gap]), float(tt[last_gap + 1])
 
     def _carry(self, tt: FloatArray, vv: FloatArray, cum: FloatArray) -> None:
