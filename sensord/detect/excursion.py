@@ -48,6 +48,7 @@ MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start wit
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
+_FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 
 
@@ -437,32 +438,18 @@ class ExcursionDetector:
         h = self._history
         start = self._open.start
         timeout = self._open.opened + self.max_samples - start
-        # Nothing after the timeout can decide (it comes first): look no further.
-        pitch = self._pitch(start, min(h.k_end, start + max(timeout, 0) + 1))
-        offset = pitch - self._open.baseline
-        distance = np.abs(offset)
-        # Only movement the detector's way counts; going well past home the other way means
-        # this was not a rep (a posture change the other way): give it up there.
-        into = offset * self.direction if self.direction else distance
-        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
-        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
-        back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
-            amplitude >= self.min_amplitude_deg)
-        back[0] = False
-        hit = where_true(back)
-        too_far = where_true(amplitude > self.max_amplitude_deg)
-        # Dropped back below the start threshold without reaching the minimum amplitude.
-        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
-        small[0] = False
-        quit_at = where_true(small)
-        # Whatever happens first decides, judged only on samples up to that moment, so the
-        # outcome does not depend on how many samples had arrived when this ran.
-        events = [
-            (int(index[0]), order) for order, index in enumerate((hit, too_far, wrong_way, quit_at))
-            if index.size
-        ]
-        if pitch.shape[0] > timeout:
-            events.append((timeout, 4))
+        # Nothing after the timeout can decide (it comes first): look no further. Every test
+        # at a sample depends only on the samples up to it, so a first look at a shorter
+        # stretch finds the same first event when it holds one (long stretches are common
+        # in a batch, where an excursion's end has usually arrived already).
+        stop = min(h.k_end, start + max(timeout, 0) + 1)
+        size = _FIRST_LOOK
+        while True:
+            pitch = self._pitch(start, min(stop, start + size))
+            events, amplitude = self._end_events(pitch, timeout)
+            if events or start + size >= stop:
+                break
+            size *= 4
         at, kind = min(events) if events else (pitch.shape[0], -1)
         if self._reanchor(pitch, at):
             return None, True
@@ -496,6 +483,38 @@ class ExcursionDetector:
                 int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         return None, False
+
+    def _end_events(
+        self, pitch: FloatArray, timeout: int
+    ) -> tuple[list[tuple[int, int]], FloatArray]:
+        """(first index, kind) of each way the open excursion can end within ``pitch``, and
+        the amplitude reached by each sample."""
+        assert self._open is not None
+        offset = pitch - self._open.baseline
+        distance = np.abs(offset)
+        # Only movement the detector's way counts; going well past home the other way means
+        # this was not a rep (a posture change the other way): give it up there.
+        into = offset * self.direction if self.direction else distance
+        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
+        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
+        back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
+            amplitude >= self.min_amplitude_deg)
+        back[0] = False
+        hit = where_true(back)
+        too_far = where_true(amplitude > self.max_amplitude_deg)
+        # Dropped back below the start threshold without reaching the minimum amplitude.
+        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
+        small[0] = False
+        quit_at = where_true(small)
+        # Whatever happens first decides, judged only on samples up to that moment, so the
+        # outcome does not depend on how many samples had arrived when this ran.
+        events = [
+            (int(index[0]), order) for order, index in enumerate((hit, too_far, wrong_way, quit_at))
+            if index.size
+        ]
+        if pitch.shape[0] > timeout:
+            events.append((timeout, 4))
+        return events, amplitude
 
     def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
         """Re-anchors the open excursion when it turns out to have been a change of posture.
