@@ -11,8 +11,9 @@ return. Everything runs on the 50 Hz grid with decisions at fixed sample indices
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -142,6 +143,8 @@ class PitchTrack:
                 h.reset(features.k0)
                 self.rotations.reset()
                 self._keep_from = dict.fromkeys(self._keep_from, features.k0)
+                for spec in self._readers:
+                    spec.found.clear()
                 self.generation += 1
                 self.segment_start = features.k0
         h.append(
@@ -214,8 +217,8 @@ class PitchTrack:
         calm: NDArray[np.bool_],
     ) -> None:
         """Each reader's start candidates from sample ``lo`` on (see ``_Reader``)."""
-        h = self.history
-        more: dict[str, NDArray[Any]] = {}
+        if not calm.any():
+            return  # nothing steady and slow: no candidate for anyone (the usual case)
         for reader in self._readers:
             if reader.direction > 0:
                 beyond = own > bottom + reader.start_deg
@@ -223,18 +226,14 @@ class PitchTrack:
                 beyond = own < top - reader.start_deg
             else:
                 beyond = (own > bottom + reader.start_deg) | (own < top - reader.start_deg)
-            maybe = calm & beyond
-            before = h.value(reader.count, lo - 1) if lo > self.segment_start else 0.0
-            more[reader.maybe] = maybe
-            more[reader.count] = np.cumsum(maybe) + before
-        if more:
-            h.append_more(lo, **more)
+            found = where_true(calm & beyond)
+            if found.size:
+                reader.found.extend((found + lo).tolist())
 
     def register(self, reader: object, start_deg: float, direction: int) -> _Reader:
         """Adds a reader: nothing is forgotten before it says how far back it looks."""
         self._keep_from[id(reader)] = self.history.k_start
-        spec = _Reader(start_deg, direction, f"maybe{len(self._readers)}",
-                       f"count{len(self._readers)}")
+        spec = _Reader(start_deg, direction)
         self._readers.append(spec)
         return spec
 
@@ -244,18 +243,24 @@ class PitchTrack:
         h = self.history
         h.trim(min(self._keep_from.values()))
         self.rotations.forget_before(h.k_start)
+        for spec in self._readers:
+            if spec.found and spec.found[0] < h.k_start:
+                del spec.found[:bisect_left(spec.found, h.k_start)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Reader:
-    """A detector's start test, applied by the track as samples arrive: ``maybe`` flags the
-    samples that may open an excursion (steady baseline, slow, beyond the baseline's range by
-    ``start_deg`` the detector's way); ``count`` is their running count."""
+    """A detector's start test, applied by the track as samples arrive: ``found`` lists (in
+    order, absolute) the samples that may open an excursion: steady baseline, slow, and
+    beyond the baseline's range by ``start_deg`` the detector's way."""
 
     start_deg: float
     direction: int
-    maybe: str
-    count: str
+    found: list[int] = field(default_factory=list)
+
+    def between(self, lo: int, hi: int) -> list[int]:
+        """The candidates in ``[lo, hi)``."""
+        return self.found[bisect_left(self.found, lo):bisect_left(self.found, hi)]
 
 
 class ExcursionDetector:
@@ -409,11 +414,12 @@ class ExcursionDetector:
         """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
         h = self._history
         reader = self._reader
-        if h.value(reader.count, hi - 1) == h.value(reader.count, lo - 1):
+        listed = reader.between(lo, hi)
+        if not listed:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        candidates = where_true(h.get(reader.maybe, lo, hi))
+        candidates = np.array(listed) - lo
         # Each candidate against the median of its baseline window (a median, not a mean:
         # order statistics are exact, so the level cannot depend on how many samples are
         # evaluated at once), all candidates at once.

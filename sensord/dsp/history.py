@@ -7,7 +7,7 @@ makes every decision a function of the same samples whatever the block boundarie
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,17 +67,6 @@ class History:
             self._buffers[name][stop:stop + n] = a
         self.k_end += n
 
-    def append_more(self, lo: int, **arrays: NDArray[Any]) -> None:
-        """Adds arrays for the held samples from absolute ``lo`` to the end (new names, or
-        names that ``append`` left unwritten there): values derived from the samples."""
-        held = self.k_end - self.k_start
-        capacity = next(iter(self._buffers.values())).shape[0]
-        for name, a in arrays.items():
-            if name not in self._buffers:
-                self._buffers[name] = np.full((capacity, *a.shape[1:]), np.nan)
-            i = self._offset + lo - self.k_start
-            self._buffers[name][i:self._offset + held] = a
-
     def trim(self, keep_from: int | None = None) -> None:
         """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
         if not self._buffers:
@@ -87,10 +76,6 @@ class History:
         if excess > 0:
             self._offset += excess
             self.k_start += excess
-
-    def value(self, name: str, index: int) -> float:
-        """The sample at absolute ``index`` (which must be held)."""
-        return float(self._buffers[name][self._offset + index - self.k_start])
 
     def get(self, name: str, lo: int | None = None, hi: int | None = None) -> FloatArray:
         """Samples ``[lo, hi)`` (absolute indices, clipped to what is kept)."""
