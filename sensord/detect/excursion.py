@@ -296,6 +296,11 @@ class ExcursionDetector:
         self._cache_rotation: FloatArray | None = None
         self._cache_lo = 0
         self._cache: FloatArray = np.empty(0)
+        # How far the open excursion has been followed without an end (samples from its
+        # start), and the amplitude reached there.
+        self._ends_for: _Open | None = None
+        self._ends_done = 0
+        self._ends_peak = 0.0
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -449,14 +454,23 @@ class ExcursionDetector:
         # stretch finds the same first event when it holds one (long stretches are common
         # in a batch, where an excursion's end has usually arrived already).
         stop = min(h.k_end, start + max(timeout, 0) + 1)
+        if self._ends_for is not self._open:
+            self._ends_for, self._ends_done, self._ends_peak = self._open, 0, 0.0
+        # Samples already found undecided stay so: carry on after them.
+        done = self._ends_done
         size = _FIRST_LOOK
         while True:
-            pitch = self._pitch(start, min(stop, start + size))
-            events, amplitude = self._end_events(pitch, timeout)
-            if events or start + size >= stop:
+            hi = min(stop, start + done + size)
+            events, amplitude = self._end_events(self._pitch(start + done, hi), done, timeout)
+            if events or hi >= stop:
                 break
+            done = hi - start
+            self._ends_done, self._ends_peak = done, float(amplitude[-1])
             size *= 4
-        at, kind = min(events) if events else (pitch.shape[0], -1)
+        if not events and hi > start + done:
+            self._ends_done, self._ends_peak = hi - start, float(amplitude[-1])
+        at, kind = min(events) if events else (hi - start, -1)
+        pitch = self._pitch(start, start + at)
         if self._reanchor(pitch, at):
             return None, True
         if kind == 0:
@@ -465,7 +479,7 @@ class ExcursionDetector:
             excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
             self._back = None if excursion is None else _Back(
                 end, self._open.baseline, self._open.roll, self._open.rotation,
-                float(amplitude[at]))
+                float(amplitude[at - done]))
             self._open = None
             self._scan = end + 1
             return excursion, True
@@ -491,34 +505,39 @@ class ExcursionDetector:
         return None, False
 
     def _end_events(
-        self, pitch: FloatArray, timeout: int
+        self, pitch: FloatArray, done: int, timeout: int
     ) -> tuple[list[tuple[int, int]], FloatArray]:
-        """(first index, kind) of each way the open excursion can end within ``pitch``, and
-        the amplitude reached by each sample."""
+        """(first index, kind) of each way the open excursion can end within ``pitch``, its
+        samples from index ``done`` on (the ones before had none), and the amplitude reached
+        by each of them."""
         assert self._open is not None
         offset = pitch - self._open.baseline
         distance = np.abs(offset)
         # Only movement the detector's way counts; going well past home the other way means
         # this was not a rep (a posture change the other way): give it up there.
         into = offset * self.direction if self.direction else distance
-        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
+        beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped
+        if done:
+            amplitude = np.fmax.accumulate(np.concatenate(([self._ends_peak], beyond)))[1:]
+        else:
+            amplitude = np.fmax.accumulate(beyond)
         wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
         back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
             amplitude >= self.min_amplitude_deg)
-        back[0] = False
-        hit = where_true(back)
-        too_far = where_true(amplitude > self.max_amplitude_deg)
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
-        small[0] = False
-        quit_at = where_true(small)
+        if not done:
+            back[0] = False
+            small[0] = False
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
         events = [
-            (int(index[0]), order) for order, index in enumerate((hit, too_far, wrong_way, quit_at))
+            (done + int(index[0]), order) for order, index in enumerate((
+                where_true(back), where_true(amplitude > self.max_amplitude_deg), wrong_way,
+                where_true(small)))
             if index.size
         ]
-        if pitch.shape[0] > timeout:
+        if done + pitch.shape[0] > timeout:
             events.append((timeout, 4))
         return events, amplitude
 
