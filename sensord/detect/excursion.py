@@ -301,6 +301,9 @@ class ExcursionDetector:
         self._ends_for: _Open | None = None
         self._ends_done = 0
         self._ends_peak = 0.0
+        self._plateaus_for: _Open | None = None
+        self._steady: NDArray[np.bool_] = np.zeros(0, bool)
+        self._levels: dict[int, float] = {}
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -553,13 +556,25 @@ class ExcursionDetector:
         assert self._open is not None
         if limit < 2 * PLATEAU_LEN:
             return False
-        steady = sliding_range(pitch[:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
+        # Which windows are steady, and the plateaus' levels, are kept for the open excursion
+        # as it grows (they depend on its samples only).
+        if self._plateaus_for is not self._open:
+            self._plateaus_for, self._steady, self._levels = self._open, np.zeros(0, bool), {}
+        windows = limit - PLATEAU_LEN + 1
+        have = self._steady.shape[0]
+        if have < windows:
+            self._steady = np.concatenate((self._steady, sliding_range(
+                pitch[have:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG))
+        steady = self._steady[:windows]
         formed = where_true(steady & ~np.concatenate(([False], steady[:-1])))
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
         for i in formed.tolist():
-            level = float(np.partition(pitch[i:i + PLATEAU_LEN], middle)[middle])
+            level = self._levels.get(i)
+            if level is None:
+                level = float(np.partition(pitch[i:i + PLATEAU_LEN], middle)[middle])
+                self._levels[i] = level
             if previous is not None:
                 jump = abs(level - previous)
                 needed = max(REANCHOR_MIN_DEG, REANCHOR_FRACTION * abs(
