@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.dsp.frontend import Features
 from sensord.dsp.history import History, sliding_max, sum3, where_true
@@ -64,6 +65,7 @@ class CircleDetector:
     """Streaming circle counting (see the module docstring)."""
 
     def __init__(self) -> None:
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}
         self._history = History(keep=_KEEP)
         self._phase = 0.0
         self._prev_v: complex | None = None
@@ -105,7 +107,7 @@ class CircleDetector:
         past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
         joined = np.concatenate((past, speed))
         if past.shape[0] == PEAK_WINDOW - 1:
-            peaks = sliding_max(joined, PEAK_WINDOW)
+            peaks = sliding_max(joined, PEAK_WINDOW, self._gather)
         elif joined.shape[0] >= PEAK_WINDOW:
             peaks = sliding_max(joined, PEAK_WINDOW)
             peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
@@ -119,7 +121,8 @@ class CircleDetector:
         valid = features.valid
         n = len(features)
         carried_v = self._prev_v if self._prev_v is not None else 0j
-        if valid.all():
+        valid_all = bool(valid.all())
+        if valid_all:
             prev_v = np.concatenate(([carried_v], v[:-1]))
             prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
             active = gate & prev_gate
@@ -138,7 +141,7 @@ class CircleDetector:
             self._prev_v = complex(v[last_real])
             self._prev_gate = bool(gate[last_real])
         # A bridged gap does not end an episode by itself.
-        alive = active | ~valid
+        alive = active if valid_all else active | ~valid
         if alive.any():
             idx = np.arange(features.k0, features.k0 + n)
             last_active = np.maximum.accumulate(

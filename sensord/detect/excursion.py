@@ -120,6 +120,7 @@ class PitchTrack:
         self._last: Features | None = None
         self._keep_from: dict[int, int] = {}
         self._readers: list[_Reader] = []
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}
 
     def update(self, features: Features) -> None:
         """Takes a chunk of features (a chunk already taken is ignored)."""
@@ -171,7 +172,8 @@ class PitchTrack:
             # pitch is then the front end's (through that estimate), and so is its window.
             pitch = h.get("own", lo - span, hi)
             own = pitch[span:]
-            top, bottom = sliding_extremes(pitch[:n + BASELINE_LEN - 1], BASELINE_LEN)
+            top, bottom = sliding_extremes(
+                pitch[:n + BASELINE_LEN - 1], BASELINE_LEN, self._gather)
             calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
                 h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
             self._candidates(lo, own, top, bottom, calm)

@@ -184,7 +184,22 @@ def median(values: FloatArray) -> float:
     return float((part[middle - 1] + part[middle]) / 2.0)
 
 
-def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatArray]:
+def gather_index(count: int, width: int, cache: dict[tuple[int, int], NDArray[np.intp]]
+                 ) -> NDArray[np.intp]:
+    """Indices (count, width) of every window of ``width`` among ``count + width - 1`` samples,
+    kept in ``cache`` (live blocks ask for the same few shapes again and again)."""
+    index = cache.get((count, width))
+    if index is None:
+        if len(cache) > 64:
+            cache.clear()
+        index = np.arange(count)[:, None] + np.arange(width)
+        cache[(count, width)] = index
+    return index
+
+
+def sliding_extremes(
+    values: FloatArray, width: int, cache: dict[tuple[int, int], NDArray[np.intp]] | None = None
+) -> tuple[FloatArray, FloatArray]:
     """(max, min) over every window of ``width`` consecutive samples, each (n - width + 1,).
 
     The van Herk / Gil-Werman method: running extremes forwards and backwards within blocks of
@@ -197,7 +212,8 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
     count = n - width + 1
     if count <= _GATHER_MAX:
         # Few windows: gather them into one (count, width) array (fewer numpy calls).
-        gathered = values[np.arange(count)[:, None] + np.arange(width)]
+        index = gather_index(count, width, {} if cache is None else cache)
+        gathered = values[index]
         return gathered.max(axis=1), gathered.min(axis=1)
     blocks = -(-n // width)
 
@@ -213,7 +229,9 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
     return running(-np.inf, np.maximum), running(np.inf, np.minimum)
 
 
-def sliding_max(values: FloatArray, width: int) -> FloatArray:
+def sliding_max(
+    values: FloatArray, width: int, cache: dict[tuple[int, int], NDArray[np.intp]] | None = None
+) -> FloatArray:
     """The max over every window of ``width`` consecutive samples, (n - width + 1,).
 
     Few windows: one gathered (windows, width) array; many: sliding_extremes. Either way the
@@ -223,7 +241,7 @@ def sliding_max(values: FloatArray, width: int) -> FloatArray:
     if count <= 0:
         return np.empty(0)
     if count <= _GATHER_MAX:
-        gathered: FloatArray = values[np.arange(count)[:, None] + np.arange(width)]
+        gathered: FloatArray = values[gather_index(count, width, {} if cache is None else cache)]
         return gathered.max(axis=1)  # type: ignore[no-any-return]
     return sliding_extremes(values, width)[0]
 
