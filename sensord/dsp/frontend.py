@@ -226,9 +226,12 @@ class FrontEnd:
 
         # Still runs: where they start and end among these centres (most blocks have none).
         was_still = self._was_still
-        changed = where_true(still[1:] != still[:-1]) + 1
-        if n and bool(still[0]) != was_still:
-            changed = np.concatenate(([0], changed))
+        if still.all() if was_still else not still.any():
+            changed = np.empty(0, dtype=np.intp)  # the usual case: still (or not) throughout
+        else:
+            changed = where_true(still[1:] != still[:-1]) + 1
+            if bool(still[0]) != was_still:
+                changed = np.concatenate(([0], changed))
         if changed.size:
             centres = np.arange(first, stop)
             prev = np.concatenate(([was_still], still[:-1]))
