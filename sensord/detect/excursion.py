@@ -104,12 +104,13 @@ class PitchTrack:
     """The samples the excursion detectors read, kept once for all of them.
 
     Per grid sample (absolute index): the sensor-frame up vector, roll, tremor (squared gyro
-    rate), validity, and the start test's inputs: the sample's pitch through the mounting
-    estimate in force at it, and the extremes of its baseline window (the BASELINE_LEN samples
-    ending BASELINE_LAG before it) seen through that same estimate. Those depend only on the
-    samples, so they are computed once, when a sample arrives, whatever detector reads them
-    and whenever. Short gaps are bridged with unknown (NaN) samples; longer ones start a new
-    segment (``generation`` counts them).
+    rate), validity and the front end's pitch. As a sample arrives, the start test runs on it
+    once for every reader (detector): its pitch through the mounting estimate in force at it
+    against the extremes of its baseline window (the BASELINE_LEN samples ending BASELINE_LAG
+    before it) seen through that same estimate; the samples that pass are listed per reader.
+    That depends only on the samples, so any detector may read the result whenever. Short
+    gaps are bridged with unknown (NaN) samples; longer ones start a new segment
+    (``generation`` counts them).
     """
 
     def __init__(self) -> None:
