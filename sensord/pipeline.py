@@ -20,7 +20,7 @@ import numpy as np
 from sensord.detect import plantar_flexion, toe_press
 from sensord.detect.ankle_circle import Circle, CircleDetector
 from sensord.detect.base import RepCandidate, StreamBreak, Stride
-from sensord.detect.excursion import ExcursionDetector
+from sensord.detect.excursion import ExcursionDetector, PitchTrack
 from sensord.detect.gait import GaitDetector
 from sensord.detect.recognizer import Recognizer
 from sensord.detect.toe_walk import ToeWalkTracker
@@ -84,13 +84,15 @@ class Pipeline:
         self._frontend = FrontEnd(self.config.placement)
         self._gait = GaitDetector(on_shank=self.config.placement == "ankle")
         self._toe_walk = ToeWalkTracker()
-        # Point-hold-return movements: toes down for flexion, forefoot up for presses.
+        # Point-hold-return movements: toes down for flexion, forefoot up for presses (one
+        # pitch track for both).
+        pitch = PitchTrack()
         self._flexions = ExcursionDetector(
             start_deg=2.0, end_deg=1.5, min_amplitude_deg=plantar_flexion.MIN_AMPLITUDE_DEG,
-            max_amplitude_deg=plantar_flexion.MAX_AMPLITUDE_DEG, direction=-1)
+            max_amplitude_deg=plantar_flexion.MAX_AMPLITUDE_DEG, direction=-1, track=pitch)
         self._presses = ExcursionDetector(
             start_deg=0.8, end_deg=0.6, min_amplitude_deg=toe_press.MIN_AMPLITUDE_DEG,
-            max_amplitude_deg=toe_press.MAX_AMPLITUDE_DEG, direction=1)
+            max_amplitude_deg=toe_press.MAX_AMPLITUDE_DEG, direction=1, track=pitch)
         self._circles = CircleDetector()
         self._recognizer = Recognizer(self.config.routine)
         self._visible = VISIBLE[self.config.placement]

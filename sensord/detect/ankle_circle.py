@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History
+from sensord.dsp.history import History, sliding_max, sum3, where_true
 from sensord.dsp.resample import GRID_DT_S
 
 GATE_FLOOR_RAD_S: Final = 0.25
@@ -68,6 +69,7 @@ class CircleDetector:
     """Streaming circle counting (see the module docstring)."""
 
     def __init__(self) -> None:
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}
         self._history = History(keep=_KEEP)
         self._phase = 0.0
         self._prev_v: complex | None = None
@@ -113,8 +115,10 @@ class CircleDetector:
         # Recent peak speed (order statistic over a trailing window: exact for any split).
         past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
         joined = np.concatenate((past, speed))
-        if joined.shape[0] >= PEAK_WINDOW:
-            peaks = np.lib.stride_tricks.sliding_window_view(joined, PEAK_WINDOW).max(axis=1)
+        if past.shape[0] == PEAK_WINDOW - 1:
+            peaks = sliding_max(joined, PEAK_WINDOW, self._gather)
+        elif joined.shape[0] >= PEAK_WINDOW:
+            peaks = sliding_max(joined, PEAK_WINDOW)
             peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
             peaks = peaks[past.shape[0]:]
         else:
@@ -125,13 +129,21 @@ class CircleDetector:
         # chord (which may pass through zero speed and be gated out).
         valid = features.valid
         n = len(features)
-        last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
-        ref = np.concatenate(([-1], last_valid[:-1]))
         carried_v = self._prev_v if self._prev_v is not None else 0j
-        prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
-        prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
+        valid_all = bool(valid.all())
+        if valid_all:
+            prev_v = np.concatenate(([carried_v], v[:-1]))
+            prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
+            active = gate & prev_gate
+            last_real = n - 1
+        else:
+            last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+            ref = np.concatenate(([-1], last_valid[:-1]))
+            prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
+            prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
+            active = valid & gate & prev_gate
+            last_real = int(last_valid[-1])
         step = np.angle(v * np.conj(prev_v))
-        active = valid & gate & prev_gate
         if self._expected_step is not None and valid.any():
             # The first real sample after a break: of the phase steps the gap could hide (the
             # measured one plus whole turns), take the one nearest the turning rate before it.
@@ -142,23 +154,28 @@ class CircleDetector:
             self._expected_step = None
         phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
         self._phase = float(phase[-1])
-        if valid.any():
-            last = int(last_valid[-1])
-            self._prev_v = complex(v[last])
-            self._prev_gate = bool(gate[last])
-        idx = features.k0 + np.arange(n)
+        if last_real >= 0:
+            self._prev_v = complex(v[last_real])
+            self._prev_gate = bool(gate[last_real])
         # A bridged gap does not end an episode by itself.
-        alive = active | ~valid
-        last_active = np.maximum.accumulate(
-            np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
-        self._last_active = int(last_active[-1])
+        alive = active if valid_all else active | ~valid
+        if alive.any():
+            idx = np.arange(features.k0, features.k0 + n)
+            last_active = np.maximum.accumulate(
+                np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
+            self._last_active = int(last_active[-1])
+        else:
+            last_active = np.full(n, self._last_active)
         h.append(
-            features.k0, speed=speed, phase=phase, last_active=last_active.astype(np.float64),
-            gy=gyro[:, 1], gz=gyro[:, 2], valid=features.valid.astype(np.float64),
-            fast=np.linalg.norm(features.gyro_rad_s, axis=1),
-            impact=np.abs(features.acc_norm_m_s2 - GRAVITY_M_S2),
+            features.k0, speed=speed, phase=phase, last_active=last_active, gyro_lp=gyro,
+            gyro=features.gyro_rad_s, force=features.acc_norm_m_s2,
         )
-        circles = self._follow()
+        if self._episode is None and self._scan >= features.k0 and not alive.any():
+            # Nothing turning and no episode: no episode can start here.
+            self._scan = h.k_end
+            circles = []
+        else:
+            circles = self._follow()
         keep_from = self._episode.ref if self._episode else self._scan
         h.trim(max(min(keep_from, h.k_end - PEAK_WINDOW), h.k_end - _KEEP))
         return circles
@@ -182,11 +199,11 @@ class CircleDetector:
             return False  # not turning the episode's way just before the gap
         self._expected_step = rate * (gap + 1)
         idx = h.k_end + np.arange(gap)
-        zeros = np.zeros(gap)
+        still = np.zeros((gap, 3))
         h.append(
-            h.k_end, speed=zeros, phase=np.full(gap, self._phase),
-            last_active=idx.astype(np.float64), gy=zeros, gz=zeros, valid=zeros, fast=zeros,
-            impact=zeros,
+            h.k_end, speed=np.zeros(gap), phase=np.full(gap, self._phase),
+            last_active=idx.astype(np.float64), gyro_lp=still, gyro=still,
+            force=np.full(gap, GRAVITY_M_S2),
         )
         self._last_active = int(idx[-1])
         return True
@@ -202,7 +219,7 @@ class CircleDetector:
             last_active = h.get("last_active", lo, hi)
             idx = np.arange(lo, hi)
             if self._episode is None:
-                started = np.flatnonzero(last_active == idx)
+                started = where_true(last_active == idx)
                 if not started.size:
                     self._scan = hi
                     continue
@@ -216,10 +233,10 @@ class CircleDetector:
             ep = self._episode
             phase = h.get("phase", lo, hi)
             rel = phase - ep.ref_phase
-            idle = np.flatnonzero(idx - last_active >= IDLE_END)
+            idle = where_true(idx - last_active >= IDLE_END)
             idle_at = int(idle[0]) if idle.size else None
             if ep.direction == 0:
-                turned = np.flatnonzero(np.abs(rel) > math.pi / 2)
+                turned = where_true(np.abs(rel) > math.pi / 2)
                 at = int(turned[0]) if turned.size else None
                 if at is not None and (idle_at is None or at < idle_at):
                     ep.direction = 1 if rel[at] > 0 else -1
@@ -234,8 +251,8 @@ class CircleDetector:
                 continue
             signed = ep.direction * rel
             running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
-            done = np.flatnonzero(signed >= 2 * math.pi)
-            back = np.flatnonzero(signed < running - REVERSAL_RAD)
+            done = where_true(signed >= 2 * math.pi)
+            back = where_true(signed < running - REVERSAL_RAD)
             events = [
                 (int(done[0]), 0) if done.size else None,
                 (int(back[0]), 1) if back.size else None,
@@ -274,8 +291,8 @@ class CircleDetector:
         h = self._history
         complete = start >= h.k_start
         start = max(start, h.k_start)
-        gy = h.get("gy", start, end + 1)
-        gz = h.get("gz", start, end + 1)
+        gyro_lp = h.get("gyro_lp", start, end + 1)
+        gy, gz = gyro_lp[:, 1], gyro_lp[:, 2]
         path = np.column_stack((np.cumsum(gz), -np.cumsum(gy))) * GRID_DT_S
         path = path - path.mean(axis=0)
         cov = path.T @ path / path.shape[0]
@@ -284,9 +301,11 @@ class CircleDetector:
         size = float(diameters.mean())
         aspect = float(eig[0] / eig[1]) if eig[1] > 0 else 0.0
         duration = (end - start) * GRID_DT_S
+        gyro = h.get("gyro", start, end + 1)
         smooth = (
-            float(h.get("fast", start, end + 1).max()) <= MAX_SPEED_RAD_S
-            and float(h.get("impact", start, end + 1).max()) <= MAX_IMPACT_M_S2
+            float(np.sqrt(sum3(gyro * gyro)).max()) <= MAX_SPEED_RAD_S
+            and float(np.abs(h.get("force", start, end + 1) - GRAVITY_M_S2).max())
+            <= MAX_IMPACT_M_S2
         )
         # Samples bridged over a short gap (lost packets) are fine: the phase of a turn
         # survives a tenth of a second of interpolation; longer gaps restart the detector.

@@ -11,10 +11,12 @@ return. Everything runs on the 50 Hz grid with decisions at fixed sample indices
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.dsp.frontend import Features
 from sensord.dsp.history import (
@@ -24,6 +26,7 @@ from sensord.dsp.history import (
     pitch_deg,
     sliding_extremes,
     sliding_range,
+    where_true,
 )
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ
 from sensord.model import FloatArray
@@ -46,6 +49,8 @@ MAX_BRIDGED_GAP: Final = 100  # 5 s: how long after a rep the next may start wit
 REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
+_FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
+_CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +100,179 @@ class _Open:
             self.opened = self.start
 
 
+class PitchTrack:
+    """The samples the excursion detectors read, kept once for all of them.
+
+    Per grid sample (absolute index): the sensor-frame up vector, roll, tremor (squared gyro
+    rate), validity and the front end's pitch. As a sample arrives, the start test runs on it
+    once for every reader (detector): its pitch through the mounting estimate in force at it
+    against the extremes of its baseline window (the BASELINE_LEN samples ending BASELINE_LAG
+    before it) seen through that same estimate; the samples that pass are listed per reader.
+    That depends only on the samples, so any detector may read the result whenever. Short
+    gaps are bridged with unknown (NaN) samples; longer ones start a new segment
+    (``generation`` counts them).
+    """
+
+    def __init__(self) -> None:
+        self.history = History(keep=_KEEP)
+        self.rotations = RotationLog()
+        self.generation = 0
+        self.segment_start = 0
+        self._last: Features | None = None
+        self._keep_from: dict[int, int] = {}
+        self._readers: list[_Reader] = []
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}
+
+    def update(self, features: Features) -> None:
+        """Takes a chunk of features (a chunk already taken is ignored)."""
+        if features is self._last:
+            return
+        self._last = features
+        h = self.history
+        new_from = features.k0
+        if h.k_end != features.k0:
+            gap = features.k0 - h.k_end
+            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
+                # A short gap in the stream (lost packets): the foot is probably still where it
+                # was, so keep following the rep with the missing samples marked unknown (NaN)
+                # rather than dropping a rep that was nearly done.
+                new_from = h.k_end
+                h.append(
+                    h.k_end, up=np.full((gap, 3), np.nan), roll=np.full(gap, np.nan),
+                    tremor=np.full(gap, np.nan), valid=np.zeros(gap), own=np.full(gap, np.nan),
+                )
+            else:
+                h.reset(features.k0)
+                self.rotations.reset()
+                self._keep_from = dict.fromkeys(self._keep_from, features.k0)
+                for spec in self._readers:
+                    spec.found.clear()
+                self.generation += 1
+                self.segment_start = features.k0
+        h.append(
+            features.k0,
+            up=features.up_sensor,
+            roll=features.roll_deg,
+            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
+            valid=features.valid,
+            own=features.pitch_deg,
+        )
+        self.rotations.extend(features.rotations)
+        self._baselines(new_from, h.k_end)
+
+    def _baselines(self, lo: int, hi: int) -> None:
+        """Each reader's start candidates among samples ``[lo, hi)`` (see ``_Reader``): the
+        sample's pitch and the extremes of its baseline window, both through the estimate in
+        force at the sample, tested once, as it arrives. Samples whose window reaches before
+        the segment are never judged."""
+        span = BASELINE_LAG + BASELINE_LEN
+        h = self.history
+        n = hi - lo
+        if lo - span >= self.segment_start and len(self.rotations.segments(lo - span, hi)) == 1:
+            # Nearly always: one estimate over the samples and their windows. Each sample's
+            # pitch is then the front end's (through that estimate), and so is its window.
+            pitch = h.get("own", lo - span, hi)
+            own = pitch[span:]
+            top, bottom = sliding_extremes(
+                pitch[:n + BASELINE_LEN - 1], BASELINE_LEN, self._gather)
+            calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
+                h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
+            self._candidates(lo, own, top, bottom, calm)
+            return
+        calm = np.zeros(n, dtype=bool)
+        pieces = self.rotations.segments(lo, hi)
+        for a, b, rotation in pieces:
+            first = max(a, self.segment_start + span)
+            if first >= b:
+                continue
+            pitch = pitch_deg(h.get("up", first - span, b), rotation)
+            own = pitch[span:]
+            top, bottom = sliding_extremes(pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
+            # Only samples beyond their window's range can be far from its median; and a held
+            # exercise starts slowly (strides and taps swing far faster).
+            steady = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
+                h.get("tremor", first, b) > MAX_START_RATE_RAD_S**2)
+            if first == lo and b == hi:
+                whole: tuple[FloatArray, FloatArray, FloatArray] | None = (own, top, bottom)
+                calm = steady
+                break
+            calm[first - lo:b - lo] = steady
+            whole = None
+        else:
+            whole = None
+        if whole is None:
+            # Several estimates (or a segment's first samples): assemble, NaN where unjudged.
+            own, top, bottom = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+            for a, b, rotation in pieces:
+                first = max(a, self.segment_start + span)
+                if first >= b:
+                    continue
+                pitch = pitch_deg(h.get("up", first - span, b), rotation)
+                own[first - lo:b - lo] = pitch[span:]
+                top[first - lo:b - lo], bottom[first - lo:b - lo] = sliding_extremes(
+                    pitch[:b - first + BASELINE_LEN - 1], BASELINE_LEN)
+        else:
+            own, top, bottom = whole
+        self._candidates(lo, own, top, bottom, calm)
+
+    def _candidates(
+        self, lo: int, own: FloatArray, top: FloatArray, bottom: FloatArray,
+        calm: NDArray[np.bool_],
+    ) -> None:
+        """Each reader's start candidates from sample ``lo`` on (see ``_Reader``)."""
+        if not calm.any():
+            return  # nothing steady and slow: no candidate for anyone (the usual case)
+        for reader in self._readers:
+            if reader.direction > 0:
+                beyond = own > bottom + reader.start_deg
+            elif reader.direction < 0:
+                beyond = own < top - reader.start_deg
+            else:
+                beyond = (own > bottom + reader.start_deg) | (own < top - reader.start_deg)
+            found = where_true(calm & beyond)
+            if found.size:
+                reader.found.extend((found + lo).tolist())
+
+    def register(self, reader: object, start_deg: float, direction: int) -> _Reader:
+        """Adds a reader: nothing is forgotten before it says how far back it looks."""
+        self._keep_from[id(reader)] = self.history.k_start
+        spec = _Reader(start_deg, direction)
+        self._readers.append(spec)
+        return spec
+
+    def keep(self, reader: object, keep_from: int) -> None:
+        """Records how far back ``reader`` still looks; forgets what no reader needs."""
+        self._keep_from[id(reader)] = keep_from
+        h = self.history
+        h.trim(min(self._keep_from.values()))
+        self.rotations.forget_before(h.k_start)
+        for spec in self._readers:
+            if spec.found and spec.found[0] < h.k_start:
+                del spec.found[:bisect_left(spec.found, h.k_start)]
+
+
+@dataclass(slots=True)
+class _Reader:
+    """A detector's start test, applied by the track as samples arrive: ``found`` lists (in
+    order, absolute) the samples that may open an excursion: steady baseline, slow, and
+    beyond the baseline's range by ``start_deg`` the detector's way."""
+
+    start_deg: float
+    direction: int
+    found: list[int] = field(default_factory=list)
+
+    def between(self, lo: int, hi: int) -> list[int]:
+        """The candidates in ``[lo, hi)``."""
+        return self.found[bisect_left(self.found, lo):bisect_left(self.found, hi)]
+
+
 class ExcursionDetector:
     """Streaming excursion detection on the segment pitch (see the module docstring)."""
 
     def __init__(
         self, *, start_deg: float, end_deg: float, end_fraction: float = 0.3,
         hold_tol_deg: float = 3.0, min_amplitude_deg: float = 2.0, max_duration_s: float = 15.0,
-        direction: int = 0, max_amplitude_deg: float = 180.0,
+        direction: int = 0, max_amplitude_deg: float = 180.0, track: PitchTrack | None = None,
     ) -> None:
         #: Moving further than this is not the exercise (a change of posture): give up at once.
         self.max_amplitude_deg = max_amplitude_deg
@@ -114,22 +285,46 @@ class ExcursionDetector:
         self.hold_tol_deg = hold_tol_deg
         self.min_amplitude_deg = min_amplitude_deg
         self.max_samples = int(max_duration_s * GRID_RATE_HZ)
-        self._history = History(keep=_KEEP)
-        self._rotations = RotationLog()
+        #: Detectors on the same features may share one track (see PitchTrack).
+        self._track = track if track is not None else PitchTrack()
+        self._reader = self._track.register(self, start_deg, direction)
+        self._history = self._track.history
+        self._rotations = self._track.rotations
+        self._generation = -1
         self._scan = 0
         self._open: _Open | None = None
         self._back: _Back | None = None
-
-    def reset(self) -> None:
-        self._history = History(keep=_KEEP)
-        self._rotations.reset()
-        self._open = None
-        self._back = None
+        # Pitch through the open excursion's estimate, from ``_cache_lo`` on, as computed
+        # so far: following a long hold costs the new samples only.
+        self._cache_rotation: FloatArray | None = None
+        self._cache_lo = 0
+        self._cache: FloatArray = np.empty(0)
+        # How far the open excursion has been followed without an end (samples from its
+        # start), and the amplitude reached there.
+        self._ends_for: _Open | None = None
+        self._ends_done = 0
+        self._ends_peak = 0.0
+        self._plateaus_for: _Open | None = None
+        self._steady: NDArray[np.bool_] = np.zeros(0, bool)
+        self._levels: dict[int, float] = {}
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
         assert self._open is not None
-        return pitch_deg(self._history.get("up", lo, hi), self._open.rotation)
+        rotation = self._open.rotation
+        h = self._history
+        hi = min(hi, h.k_end)
+        known = self._cache_lo + self._cache.shape[0]
+        if (rotation is not self._cache_rotation or lo < self._cache_lo or known < lo
+                or known < h.k_start or lo - self._cache_lo > _CACHE_RESTART):
+            if lo < h.k_start or lo >= hi:
+                return pitch_deg(h.get("up", lo, hi), rotation)
+            self._cache_rotation, self._cache_lo, self._cache = rotation, lo, np.empty(0)
+            known = lo
+        if hi > known:
+            more = pitch_deg(h.get("up", known, hi), rotation)
+            self._cache = np.concatenate((self._cache, more))
+        return self._cache[lo - self._cache_lo:max(lo, hi) - self._cache_lo]
 
     @property
     def open_since(self) -> float | None:
@@ -149,37 +344,20 @@ class ExcursionDetector:
             return None
         level = median(recent)
         away = np.abs(pitch - level) > self.hold_tol_deg
-        outside = np.flatnonzero(away)
+        outside = where_true(away)
         since = int(outside[-1]) + 1 if outside.size else 0
         return float((pitch.shape[0] - since) * GRID_DT_S)
 
     def update(self, features: Features) -> list[Excursion]:
-        h = self._history
-        if h.k_end != features.k0:
-            gap = features.k0 - h.k_end
-            if h.k_end > h.k_start and 0 < gap <= MAX_BRIDGED_GAP:
-                # A short gap in the stream (lost packets): the foot is probably still where it
-                # was, so keep following the rep with the missing samples marked unknown (NaN)
-                # rather than dropping a rep that was nearly done.
-                h.append(
-                    h.k_end, pitch=np.full(gap, np.nan), up=np.full((gap, 3), np.nan),
-                    roll=np.full(gap, np.nan), tremor=np.full(gap, np.nan),
-                    valid=np.zeros(gap),
-                )
-            else:
-                h.reset(features.k0)
-                self._scan = features.k0 + BASELINE_LAG + BASELINE_LEN
-                self._open = None
-                self._back = None
-        h.append(
-            features.k0,
-            pitch=features.pitch_deg,
-            up=features.up_sensor,
-            roll=features.roll_deg,
-            tremor=np.einsum("ij,ij->i", features.gyro_rad_s, features.gyro_rad_s),
-            valid=features.valid.astype(np.float64),
-        )
-        self._rotations.extend(features.rotations)
+        track = self._track
+        track.update(features)
+        if track.generation != self._generation:
+            # A new segment (a break in the stream): start over.
+            self._generation = track.generation
+            self._scan = track.segment_start + BASELINE_LAG + BASELINE_LEN
+            self._open = None
+            self._back = None
+            self._cache_rotation = None
         found: list[Excursion] = []
         while True:
             if self._open is None:
@@ -195,8 +373,7 @@ class ExcursionDetector:
             self._scan - BASELINE_LAG - BASELINE_LEN)
         if self._back is not None:
             keep_from = min(keep_from, self._back.end)
-        h.trim(keep_from)
-        self._rotations.forget_before(h.k_start)
+        track.keep(self, keep_from)
         return found
 
     def _turnaround(self, lo: int, hi: int) -> int | None:
@@ -212,7 +389,7 @@ class ExcursionDetector:
         into = self.direction * (pitch - back.home)  # how far into a rep, from home
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
-        turned = np.flatnonzero(near_home & (into > closest + self.start_deg))
+        turned = where_true(near_home & (into > closest + self.start_deg))
         turned = turned[turned >= lo - back.end]
         return back.end + int(turned[0]) if turned.size else None
 
@@ -247,72 +424,59 @@ class ExcursionDetector:
     def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
         """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
         h = self._history
+        reader = self._reader
+        listed = reader.between(lo, hi)
+        if not listed:
+            return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
-        pitch = pitch_deg(h.get("up", lo - span, hi), rotation)
-        if pitch.shape[0] < span + (hi - lo):
-            return None
-        windows = np.lib.stride_tricks.sliding_window_view(pitch, BASELINE_LEN)
-        # windows[i] is the baseline window of sample lo + i.
-        base = windows[: hi - lo]
-        top, bottom = sliding_extremes(pitch[: hi - lo + BASELINE_LEN - 1], BASELINE_LEN)
-        current = pitch[span:]
-        # Only samples beyond their window's range can be far from its median; and a held
-        # exercise starts slowly (strides and taps swing far faster).
-        fast = h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2
-        rising = current > bottom + self.start_deg
-        falling = current < top - self.start_deg
-        beyond = rising if self.direction > 0 else falling if self.direction < 0 else (
-            rising | falling)
-        maybe = ((top - bottom) < BASELINE_STEADY_DEG) & ~fast & beyond
         middle = BASELINE_LEN // 2
-        for i in np.flatnonzero(maybe).tolist():
-            # A median, not a mean: order statistics are exact, so the level cannot depend on
-            # how many samples are evaluated at once.
-            level = float(np.partition(base[i], middle)[middle])
-            away = float(current[i]) - level
-            if abs(away) > self.start_deg and away * self.direction >= 0:
-                start = lo + i
-                roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
-                self._open = _Open(start, level, roll, rotation)
-                self._back = None
-                return start
-        return None
+        candidates = np.array(listed) - lo
+        # Each candidate against the median of its baseline window (a median, not a mean:
+        # order statistics are exact, so the level cannot depend on how many samples are
+        # evaluated at once), all candidates at once.
+        first, last = lo + int(candidates[0]), lo + int(candidates[-1])
+        pitch = pitch_deg(h.get("up", first - span, last + 1), rotation)
+        at = candidates - (first - lo)
+        windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
+        levels = np.partition(windows, middle, axis=1)[:, middle]
+        away = pitch[at + span] - levels
+        leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+        if not leaves.size:
+            return None
+        start = first + int(at[leaves[0]])
+        roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
+        self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
+        self._back = None
+        return start
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
         assert self._open is not None
         h = self._history
         start = self._open.start
-        pitch = self._pitch(start, h.k_end)
-        offset = pitch - self._open.baseline
-        distance = np.abs(offset)
-        # Only movement the detector's way counts; going well past home the other way means
-        # this was not a rep (a posture change the other way): give it up there.
-        into = offset * self.direction if self.direction else distance
-        amplitude = np.fmax.accumulate(np.fmax(into, 0.0))  # fmax: unknown samples are skipped
-        wrong_way = np.flatnonzero(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
-        # A return is seen on real samples: a dip of a small hold across samples bridged over
-        # lost packets is not the foot coming home.
-        seen = h.get("valid", start, h.k_end) > 0.5
-        back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
-            amplitude >= self.min_amplitude_deg) & seen
-        back[0] = False
-        hit = np.flatnonzero(back)
-        too_far = np.flatnonzero(amplitude > self.max_amplitude_deg)
-        # Dropped back below the start threshold without reaching the minimum amplitude.
-        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
-        small[0] = False
-        quit_at = np.flatnonzero(small)
         timeout = self._open.opened + self.max_samples - start
-        # Whatever happens first decides, judged only on samples up to that moment, so the
-        # outcome does not depend on how many samples had arrived when this ran.
-        events = [
-            (int(index[0]), order) for order, index in enumerate((hit, too_far, wrong_way, quit_at))
-            if index.size
-        ]
-        if pitch.shape[0] > timeout:
-            events.append((timeout, 4))
-        at, kind = min(events) if events else (pitch.shape[0], -1)
+        # Nothing after the timeout can decide (it comes first): look no further. Every test
+        # at a sample depends only on the samples up to it, so a first look at a shorter
+        # stretch finds the same first event when it holds one (long stretches are common
+        # in a batch, where an excursion's end has usually arrived already).
+        stop = min(h.k_end, start + max(timeout, 0) + 1)
+        if self._ends_for is not self._open:
+            self._ends_for, self._ends_done, self._ends_peak = self._open, 0, 0.0
+        # Samples already found undecided stay so: carry on after them.
+        done = self._ends_done
+        size = _FIRST_LOOK
+        while True:
+            hi = min(stop, start + done + size)
+            events, amplitude = self._end_events(self._pitch(start + done, hi), done, timeout)
+            if events or hi >= stop:
+                break
+            done = hi - start
+            self._ends_done, self._ends_peak = done, float(amplitude[-1])
+            size *= 4
+        if not events and hi > start + done:
+            self._ends_done, self._ends_peak = hi - start, float(amplitude[-1])
+        at, kind = min(events) if events else (hi - start, -1)
+        pitch = self._pitch(start, start + at)
         if self._reanchor(pitch, at):
             return None, True
         if kind == 0:
@@ -321,7 +485,7 @@ class ExcursionDetector:
             excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
             self._back = None if excursion is None else _Back(
                 end, self._open.baseline, self._open.roll, self._open.rotation,
-                float(amplitude[at]))
+                float(amplitude[at - done]))
             self._open = None
             self._scan = end + 1
             return excursion, True
@@ -350,13 +514,54 @@ class ExcursionDetector:
             # Never came back: a change of posture, not a rep. Look again from where the new
             # posture first held still (the samples are kept), so reps made from it count.
             opened = self._open.opened
-            steady = np.flatnonzero(sliding_range(
+            steady = where_true(sliding_range(
                 self._pitch(opened, opened + self.max_samples), PLATEAU_LEN) < BASELINE_STEADY_DEG)
             self._open = None
             self._scan = opened + (
                 int(steady[0]) + PLATEAU_LEN if steady.size else self.max_samples)
             return None, True
         return None, False
+
+    def _end_events(
+        self, pitch: FloatArray, done: int, timeout: int
+    ) -> tuple[list[tuple[int, int]], FloatArray]:
+        """(first index, kind) of each way the open excursion can end within ``pitch``, its
+        samples from index ``done`` on (the ones before had none), and the amplitude reached
+        by each of them."""
+        assert self._open is not None
+        offset = pitch - self._open.baseline
+        distance = np.abs(offset)
+        # Only movement the detector's way counts; going well past home the other way means
+        # this was not a rep (a posture change the other way): give it up there.
+        into = offset * self.direction if self.direction else distance
+        beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped
+        if done:
+            amplitude = np.fmax.accumulate(np.concatenate(([self._ends_peak], beyond)))[1:]
+        else:
+            amplitude = np.fmax.accumulate(beyond)
+        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
+        # A return is seen on real samples: a dip of a small hold across samples bridged over
+        # lost packets is not the foot coming home.
+        first = self._open.start + done
+        seen = self._history.get("valid", first, first + pitch.shape[0]) > 0.5
+        back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
+            amplitude >= self.min_amplitude_deg) & seen
+        # Dropped back below the start threshold without reaching the minimum amplitude.
+        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
+        if not done:
+            back[0] = False
+            small[0] = False
+        # Whatever happens first decides, judged only on samples up to that moment, so the
+        # outcome does not depend on how many samples had arrived when this ran.
+        events = [
+            (done + int(index[0]), order) for order, index in enumerate((
+                where_true(back), where_true(amplitude > self.max_amplitude_deg), wrong_way,
+                where_true(small)))
+            if index.size
+        ]
+        if done + pitch.shape[0] > timeout:
+            events.append((timeout, 4))
+        return events, amplitude
 
     def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
         """Re-anchors the open excursion when it turns out to have been a change of posture.
@@ -370,14 +575,25 @@ class ExcursionDetector:
         assert self._open is not None
         if limit < 2 * PLATEAU_LEN:
             return False
-        windows = np.lib.stride_tricks.sliding_window_view(pitch[:limit], PLATEAU_LEN)
-        steady = sliding_range(pitch[:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
-        formed = np.flatnonzero(steady & ~np.concatenate(([False], steady[:-1])))
+        # Which windows are steady, and the plateaus' levels, are kept for the open excursion
+        # as it grows (they depend on its samples only).
+        if self._plateaus_for is not self._open:
+            self._plateaus_for, self._steady, self._levels = self._open, np.zeros(0, bool), {}
+        windows = limit - PLATEAU_LEN + 1
+        have = self._steady.shape[0]
+        if have < windows:
+            self._steady = np.concatenate((self._steady, sliding_range(
+                pitch[have:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG))
+        steady = self._steady[:windows]
+        formed = where_true(steady & ~np.concatenate(([False], steady[:-1])))
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
         for i in formed.tolist():
-            level = float(np.partition(windows[i], middle)[middle])
+            level = self._levels.get(i)
+            if level is None:
+                level = float(np.partition(pitch[i:i + PLATEAU_LEN], middle)[middle])
+                self._levels[i] = level
             if previous is not None:
                 jump = abs(level - previous)
                 needed = max(REANCHOR_MIN_DEG, REANCHOR_FRACTION * abs(
@@ -386,7 +602,7 @@ class ExcursionDetector:
                     self.end_deg, self.end_fraction * abs(previous - self._open.baseline))
                 if jump > needed and not home:
                     after = pitch[previous_at:limit]
-                    left = np.flatnonzero(np.abs(after - previous) > self.start_deg)
+                    left = where_true(np.abs(after - previous) > self.start_deg)
                     if left.size:
                         start = self._open.start + previous_at + int(left[0])
                         self._open = _Open(start, previous, self._open.roll, self._open.rotation,
@@ -414,8 +630,8 @@ class ExcursionDetector:
         near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
         edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
-        run_starts = np.flatnonzero(edges == 1)
-        run_ends = np.flatnonzero(edges == -1)
+        run_starts = where_true(edges == 1)
+        run_ends = where_true(edges == -1)
         if run_starts.size:
             best = int(np.argmax(run_ends - run_starts))
             hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
@@ -423,8 +639,9 @@ class ExcursionDetector:
             hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(self._pitch(start - BASELINE_LAG, start) - baseline)
-        calm = np.flatnonzero(before < self.start_deg / 3.0)
+        before = np.abs(pitch_deg(
+            h.get("up", start - BASELINE_LAG, start), self._open.rotation) - baseline)
+        calm = where_true(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
         return Excursion(

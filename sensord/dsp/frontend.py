@@ -20,7 +20,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from sensord.dsp.history import rotate
+from sensord.dsp.history import rotate, sum3, where_true
 from sensord.dsp.mounting import MountingEstimator
 from sensord.dsp.resample import GRID_DT_S, GRID_RATE_HZ, GridChunk
 from sensord.dsp.windows import RunningSums
@@ -137,17 +137,19 @@ class FrontEnd:
             self._new_segment = True
         acc = chunk.acc_m_s2
         gyro = chunk.gyro_rad_s
-        flags = np.column_stack((
-            chunk.valid,
-            np.linalg.norm(gyro, axis=1) > FAST_RAD_S,
-            np.linalg.norm(acc, axis=1) > IMPACT_M_S2,
-        )).astype(np.float64)
-        values = np.concatenate((acc, gyro, acc * acc, gyro * gyro, flags), axis=1)
+        values = np.empty((len(chunk), _CHANNELS))
+        values[:, _ACC] = acc
+        values[:, _GYRO] = gyro
+        np.multiply(acc, acc, out=values[:, _ACC2])
+        np.multiply(gyro, gyro, out=values[:, _GYRO2])
+        values[:, _VALID] = chunk.valid
+        # |gyro| and |acc| as np.linalg.norm computes them (the same sums of the same squares).
+        values[:, _FAST] = np.sqrt(sum3(values[:, _GYRO2])) > FAST_RAD_S
+        values[:, _IMPACT] = np.sqrt(sum3(values[:, _ACC2])) > IMPACT_M_S2
         self._sums.append(values)
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
-            centres = np.arange(self._next, last + 1)
-            out.append(self._features(centres))
+            out.append(self._features(self._next, last + 1))
             self._next = last + 1
         self._sums.trim()
         return out
@@ -196,47 +198,59 @@ class FrontEnd:
         last = min(stop, deadline)
         if last > first:
             counts = self._sums.cumulative(first, last) - pending.sums_at_end
-            hit = np.flatnonzero(
+            hit = where_true(
                 (counts[:, _FAST] >= GAIT_MIN_FAST) & (counts[:, _IMPACT] >= GAIT_MIN_IMPACTS))
             if hit.size:
                 return first + int(hit[0]), True
         return deadline, False
 
-    def _features(self, centres: NDArray[np.int64]) -> Features:
+    def _features(self, first: int, stop: int) -> Features:
+        """Features of the centre indices ``[first, stop)``."""
         sums = self._sums
-        n = centres.shape[0]
-        rest = sums.window_sums(centres, REST_HALF) / (2 * REST_HALF + 1)
-        gyro_var = (rest[:, _GYRO2] - rest[:, _GYRO] ** 2).sum(axis=1)
-        acc_var = (rest[:, _ACC2] - rest[:, _ACC] ** 2).sum(axis=1)
-        acc_mean_norm = np.linalg.norm(rest[:, _ACC], axis=1)
+        n = stop - first
+        rest = sums.window_run(first, n, REST_HALF, _VALID + 1) / (2 * REST_HALF + 1)
+        gyro_var = sum3(rest[:, _GYRO2] - rest[:, _GYRO] ** 2)
+        acc_var = sum3(rest[:, _ACC2] - rest[:, _ACC] ** 2)
+        rest_acc = rest[:, _ACC]
+        acc_mean_norm = np.sqrt(sum3(rest_acc * rest_acc))
         still = (
             (gyro_var < REST_GYRO_VAR)
             & (acc_var < REST_ACC_VAR)
             & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
             & (rest[:, _VALID] > 0.999)
         )
-        raw = sums.at(centres)
-        tilt = sums.window_sums(centres, TILT_HALF)[:, _ACC] / (2 * TILT_HALF + 1)
-        gyro_lp = sums.window_sums(centres, GYRO_HALF)[:, _GYRO] / (2 * GYRO_HALF + 1)
+        raw = sums.run(first, n)
+        tilt = sums.window_run(first, n, TILT_HALF, _ACC.stop)[:, _ACC] / (2 * TILT_HALF + 1)
+        gyro_lp = sums.window_run(first, n, GYRO_HALF, _GYRO.stop)[:, _GYRO] / (
+            2 * GYRO_HALF + 1)
 
-        prev = np.concatenate(([self._was_still], still[:-1]))
-        run_starts = np.flatnonzero(still & ~prev)
-        run_ends = np.flatnonzero(~still & prev)
-        run_start = np.where(still & ~prev, centres, -1)
-        run_start = np.maximum.accumulate(np.concatenate(([self._run_start], run_start)))[1:]
-        bias = self._bias_for(centres, still, run_start)
-        gyro_raw = raw[:, _GYRO] - bias
-
-        # Still-run bookkeeping, in index order (it does not depend on the rotation).
-        first, stop = int(centres[0]), int(centres[-1]) + 1
-        for i in sorted({*run_starts.tolist(), *run_ends.tolist()}):
-            if prev[i] and not still[i]:
-                self._run_start = int(run_start[i - 1]) if i > 0 else self._run_start
-                self._finish_still_run(first + i)
-            if still[i] and not prev[i]:
-                self._start_still_run(first + i)
+        # Still runs: where they start and end among these centres (most blocks have none).
+        was_still = self._was_still
+        if still.all() if was_still else not still.any():
+            changed = np.empty(0, dtype=np.intp)  # the usual case: still (or not) throughout
+        else:
+            changed = where_true(still[1:] != still[:-1]) + 1
+            if bool(still[0]) != was_still:
+                changed = np.concatenate(([0], changed))
+        if changed.size:
+            centres = np.arange(first, stop)
+            prev = np.concatenate(([was_still], still[:-1]))
+            run_start = np.where(still & ~prev, centres, -1)
+            run_start = np.maximum.accumulate(
+                np.concatenate(([self._run_start], run_start)))[1:]
+            bias = self._bias_for(first, still, run_start)
+            # Still-run bookkeeping, in index order (it does not depend on the rotation).
+            for i in changed.tolist():
+                if still[i]:
+                    self._start_still_run(first + i)
+                else:
+                    self._run_start = int(run_start[i - 1]) if i > 0 else self._run_start
+                    self._finish_still_run(first + i)
+            self._run_start = int(run_start[-1])
+        else:
+            bias = self._bias_for(first, still, None)
         self._was_still = bool(still[-1])
-        self._run_start = int(run_start[-1])
+        gyro_raw = raw[:, _GYRO] - bias
 
         # The rotation changes only at axis updates and when a still period settles.
         every = self.mounting.axis_update_every
@@ -250,18 +264,17 @@ class FrontEnd:
         changes.sort(key=lambda c: (c[0], c[1]))
         # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
         # nearby), not while tapping, fidgeting or changing posture.
-        hi_idx = centres + REST_HALF + 1
-        around = self._sums.range_sums(np.maximum(hi_idx - GAIT_WINDOW, self._sums.k_start), hi_idx)
-        gait = (around[:, _FAST] >= GAIT_MIN_FAST) & (around[:, _IMPACT] >= GAIT_MIN_IMPACTS)
-        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0)
+        around = sums.trailing_run(first + REST_HALF + 1, n, GAIT_WINDOW, _FAST, _IMPACT + 1)
+        gait = (around[:, 0] >= GAIT_MIN_FAST) & (around[:, 1] >= GAIT_MIN_IMPACTS)
+        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0) if gait.any() else None
+        raw_acc = raw[:, _ACC]
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
         for index, kind, settled, near in changes:
             if index > lo:
                 if not rotations or rotations[-1][1] is not self.mounting.rotation:
                     rotations.append((lo, self.mounting.rotation))
-                self.mounting.add_fast(
-                    swing_gyro[lo - first:index - first], raw[lo - first:index - first, _ACC])
+                self._add_swings(swing_gyro, raw_acc, lo - first, index - first)
                 lo = index
             if settled is not None:
                 self._pending = [p for p in self._pending if p is not settled]
@@ -270,63 +283,82 @@ class FrontEnd:
                 self.mounting.update_axis()
         if not rotations or rotations[-1][1] is not self.mounting.rotation:
             rotations.append((lo, self.mounting.rotation))
-        self.mounting.add_fast(swing_gyro[lo - first:], raw[lo - first:, _ACC])
+        self._add_swings(swing_gyro, raw_acc, lo - first, n)
 
-        up_sensor = tilt / np.sqrt(np.sum(tilt * tilt, axis=1, keepdims=True))
-        up = np.empty_like(up_sensor)
-        gyro = np.empty_like(gyro_raw)
-        gyro_lp_seg = np.empty_like(gyro_raw)
-        acc_seg = np.empty_like(gyro_raw)
-        gyro_lp_corrected = gyro_lp - bias
-        bounds = [start - first for start, _ in rotations] + [n]
-        for (_, matrix), a, b in zip(rotations, bounds[:-1], bounds[1:], strict=True):
-            up[a:b] = rotate(up_sensor[a:b], matrix)
-            gyro[a:b] = rotate(gyro_raw[a:b], matrix)
-            gyro_lp_seg[a:b] = rotate(gyro_lp_corrected[a:b], matrix)
-            acc_seg[a:b] = rotate(raw[a:b, _ACC], matrix)
-        acc_raw = raw[:, _ACC]
+        # Every vector through the rotation in force, all four kinds in one pass per rotation.
+        stacked = np.empty((4, n, 3))
+        np.divide(tilt, np.sqrt(sum3(tilt * tilt))[:, None], out=stacked[0])
+        stacked[1] = gyro_raw
+        np.subtract(gyro_lp, bias, out=stacked[2])
+        stacked[3] = raw_acc
+        if len(rotations) == 1:
+            turned = rotate(stacked, rotations[0][1])
+        else:
+            turned = np.empty_like(stacked)
+            bounds = [start - first for start, _ in rotations] + [n]
+            for (_, matrix), a, b in zip(rotations, bounds[:-1], bounds[1:], strict=True):
+                turned[:, a:b] = rotate(stacked[:, a:b], matrix)
+        up = turned[0]
+        angles = np.degrees(np.arctan2(up[:, :2], up[:, 2:3]))
         features = Features(
             k0=first,
-            t_s=centres.astype(np.float64) * GRID_DT_S,
+            t_s=np.arange(first, stop, dtype=np.float64) * GRID_DT_S,
             valid=raw[:, _VALID] > 0.5,
             still=still,
-            acc_m_s2=acc_seg,
-            acc_norm_m_s2=np.sqrt(np.sum(acc_raw * acc_raw, axis=1)),
-            gyro_rad_s=gyro,
-            gyro_lp_rad_s=gyro_lp_seg,
+            acc_m_s2=turned[3],
+            acc_norm_m_s2=np.sqrt(sum3(raw[:, _ACC2])),
+            gyro_rad_s=turned[1],
+            gyro_lp_rad_s=turned[2],
             up=up,
-            pitch_deg=np.degrees(np.arctan2(up[:, 0], up[:, 2])),
-            roll_deg=np.degrees(np.arctan2(up[:, 1], up[:, 2])),
-            up_sensor=up_sensor,
+            pitch_deg=angles[:, 0],
+            roll_deg=angles[:, 1],
+            up_sensor=stacked[0],
             rotations=tuple(rotations),
             new_segment=self._new_segment,
         )
         self._new_segment = False
         return features
 
+    def _add_swings(
+        self, swing_gyro: FloatArray | None, acc: FloatArray, a: int, b: int
+    ) -> None:
+        """Rows ``[a, b)`` to the mounting's swing statistics (``None``: no gait, all zero)."""
+        if swing_gyro is None:
+            self.mounting.add_rest(b - a)
+        else:
+            self.mounting.add_fast(swing_gyro[a:b], acc[a:b])
+
     def _bias_for(
-        self, centres: NDArray[np.int64], still: NDArray[np.bool_], run_start: NDArray[np.int64]
+        self, first: int, still: NDArray[np.bool_], run_start: NDArray[np.int64] | None
     ) -> FloatArray:
-        """Gyro bias per sample: the mean gyro over the current rest (up to 5 s), held after."""
-        bias = np.empty((centres.shape[0], 3))
-        idx = np.flatnonzero(still)
-        if idx.size:
-            c = centres[idx]
-            hi = c + REST_HALF + 1
-            lo = np.maximum(run_start[idx] - REST_HALF, hi - BIAS_WINDOW)
-            lo = np.maximum(lo, self._sums.k_start)
-            means = self._sums.range_sums(lo, hi)[:, _GYRO] / (hi - lo)[:, None]
-            plausible = np.linalg.norm(means, axis=1) < MAX_BIAS_RAD_S
-            idx = idx[plausible]
-            bias[idx] = means[plausible]
-        have = np.zeros(centres.shape[0], dtype=bool)
+        """Gyro bias per sample: the mean gyro over the current rest (up to 5 s), held after.
+
+        ``run_start`` is the start of the still run at each sample (None: ``_run_start`` for
+        all of them)."""
+        n = still.shape[0]
+        idx = where_true(still)
+        if not idx.size:
+            return self._bias  # the same for every sample (broadcast by the callers)
+        hi = idx + (first + REST_HALF + 1)
+        starts = self._run_start if run_start is None else run_start[idx]
+        lo = np.maximum(starts - REST_HALF, hi - BIAS_WINDOW)
+        lo = np.maximum(lo, self._sums.k_start)
+        means = self._sums.range_sums(lo, hi, _GYRO) / (hi - lo)[:, None]
+        plausible = np.sqrt(sum3(means * means)) < MAX_BIAS_RAD_S
+        if idx.size == n and plausible.all():
+            self._bias = means[-1].copy()
+            return means
+        bias = np.empty((n, 3))
+        idx = idx[plausible]
+        bias[idx] = means[plausible]
+        have = np.zeros(n, dtype=bool)
         have[idx] = True
-        last = np.where(have, np.arange(centres.shape[0]), -1)
+        last = np.where(have, np.arange(n), -1)
         last = np.maximum.accumulate(last)
         before = last < 0
         bias[before] = self._bias
         bias[~before] = bias[last[~before]]
-        if centres.shape[0]:
+        if n:
             self._bias = bias[-1].copy()
         return bias
 

@@ -7,56 +7,85 @@ makes every decision a function of the same samples whatever the block boundarie
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.model import FloatArray
 
+#: Sliding extremes over at most this many windows are taken from gathered windows.
+_GATHER_MAX: Final = 64
+#: Rotations of at most this many numbers broadcast the matrix (fewer numpy calls).
+_BROADCAST_MAX: Final = 600
+
 
 class History:
-    """Named 1-D or 2-D float arrays over the same absolute indices, trimmed from the front."""
+    """Named 1-D or 2-D float arrays over the same absolute indices, trimmed from the front.
+
+    The arrays live in buffers with room to spare: appending writes after the last sample and
+    trimming moves the start, so a small block costs no copy of the kept samples (they are
+    copied only when the buffer fills up, which amortises to a constant per sample). ``get``
+    returns views; samples once written are never overwritten.
+    """
 
     def __init__(self, keep: int) -> None:
         self._keep = keep
         self.k_start = 0
         self.k_end = 0  # one past the last absolute index held
-        self._arrays: dict[str, FloatArray] = {}
+        self._buffers: dict[str, FloatArray] = {}
+        self._offset = 0  # buffer row of k_start
 
     def reset(self, k_start: int) -> None:
         self.k_start = self.k_end = k_start
-        self._arrays = {}
+        self._buffers = {}
+        self._offset = 0
 
-    def append(self, k0: int, **arrays: FloatArray) -> None:
+    def append(self, k0: int, **arrays: FloatArray | NDArray[np.bool_]) -> None:
+        """Appends samples from absolute index ``k0`` (flags are stored as 0.0 and 1.0)."""
         n = next(iter(arrays.values())).shape[0]
-        if not self._arrays:
-            self.k_start = k0
-            self._arrays = {name: np.array(a, dtype=np.float64) for name, a in arrays.items()}
-            self.k_end = k0 + n
-            return
-        if k0 != self.k_end:
+        if not self._buffers:
+            self.k_start = self.k_end = k0
+            capacity = max(2 * n, 2 * self._keep, 64)
+            self._buffers = {
+                name: np.empty((capacity, *np.shape(a)[1:])) for name, a in arrays.items()}
+            self._offset = 0
+        elif k0 != self.k_end:
             raise ValueError(f"history expected index {self.k_end}, got {k0}")
+        held = self.k_end - self.k_start
+        stop = self._offset + held
+        capacity = next(iter(self._buffers.values())).shape[0]
+        if stop + n > capacity:
+            # Full: copy the kept samples to the front of fresh buffers (old views stay valid).
+            capacity = max(capacity, 2 * (held + n))
+            for name, buffer in self._buffers.items():
+                fresh = np.empty((capacity, *buffer.shape[1:]))
+                fresh[:held] = buffer[self._offset:stop]
+                self._buffers[name] = fresh
+            self._offset, stop = 0, held
         for name, a in arrays.items():
-            self._arrays[name] = np.concatenate((self._arrays[name], a))
+            self._buffers[name][stop:stop + n] = a
         self.k_end += n
 
     def trim(self, keep_from: int | None = None) -> None:
         """Drops samples before ``keep_from`` (default: all but the last ``keep``)."""
-        if not self._arrays:
+        if not self._buffers:
             return
         cut = self.k_end - self._keep if keep_from is None else min(keep_from, self.k_end)
         excess = cut - self.k_start
         if excess > 0:
-            for name in self._arrays:
-                self._arrays[name] = self._arrays[name][excess:]
+            self._offset += excess
             self.k_start += excess
 
     def get(self, name: str, lo: int | None = None, hi: int | None = None) -> FloatArray:
         """Samples ``[lo, hi)`` (absolute indices, clipped to what is kept)."""
-        a = self._arrays.get(name)
-        if a is None:
+        buffer = self._buffers.get(name)
+        if buffer is None:
             return np.empty(0)
-        i = 0 if lo is None else max(0, lo - self.k_start)
-        j = a.shape[0] if hi is None else max(0, hi - self.k_start)
-        return a[i:j]
+        held = self.k_end - self.k_start
+        i = 0 if lo is None else min(held, max(0, lo - self.k_start))
+        j = held if hi is None else min(held, max(0, hi - self.k_start))
+        return buffer[self._offset + i:self._offset + max(i, j)]
 
 
 class RotationLog:
@@ -71,7 +100,8 @@ class RotationLog:
 
     def extend(self, entries: tuple[tuple[int, FloatArray], ...]) -> None:
         for start, matrix in entries:
-            if not self._entries or not np.array_equal(self._entries[-1][1], matrix):
+            if not self._entries or not (
+                    self._entries[-1][1] is matrix or np.array_equal(self._entries[-1][1], matrix)):
                 self._entries.append((start, matrix))
 
     def at(self, index: int) -> FloatArray:
@@ -99,15 +129,37 @@ class RotationLog:
 
 
 def rotate(vectors: FloatArray, rotation: FloatArray) -> FloatArray:
-    """``vectors @ rotation.T`` for (n, 3) arrays, computed element by element.
+    """``vectors @ rotation.T`` for (..., 3) arrays, computed element by element.
 
     A matrix product may sum in a different order for a different number of rows (BLAS picks
     kernels by size), which would make results depend on how samples were split into blocks.
     """
-    result: FloatArray = (
-        vectors[:, 0:1] * rotation[:, 0] + vectors[:, 1:2] * rotation[:, 1]
-        + vectors[:, 2:3] * rotation[:, 2]
-    )
+    if vectors.size <= _BROADCAST_MAX:
+        result: FloatArray = (
+            vectors[..., 0:1] * rotation[:, 0] + vectors[..., 1:2] * rotation[:, 1]
+            + vectors[..., 2:3] * rotation[:, 2]
+        )
+        return result
+    # Many vectors: one output axis at a time (several times faster than broadcasting the
+    # matrix; the same products summed in the same order).
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    result = np.empty_like(vectors)
+    for j in range(3):
+        result[..., j] = x * rotation[j, 0] + y * rotation[j, 1] + z * rotation[j, 2]
+    return result
+
+
+def where_true(mask: NDArray[np.bool_] | FloatArray) -> NDArray[np.intp]:
+    """``np.flatnonzero`` of a 1-D mask, without the wrapper's overhead (it adds up over the
+    many small blocks of a live stream)."""
+    return mask.nonzero()[0]
+
+
+def sum3(values: FloatArray) -> FloatArray:
+    """``values.sum(axis=-1)`` of (..., 3) arrays: the same additions in the same order
+    (``(v0 + v1) + v2``, as numpy reduces three numbers), several times faster than a
+    reduction over so short an axis."""
+    result: FloatArray = values[..., 0] + values[..., 1] + values[..., 2]
     return result
 
 
@@ -132,7 +184,22 @@ def median(values: FloatArray) -> float:
     return float((part[middle - 1] + part[middle]) / 2.0)
 
 
-def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatArray]:
+def gather_index(count: int, width: int, cache: dict[tuple[int, int], NDArray[np.intp]]
+                 ) -> NDArray[np.intp]:
+    """Indices (count, width) of every window of ``width`` among ``count + width - 1`` samples,
+    kept in ``cache`` (live blocks ask for the same few shapes again and again)."""
+    index = cache.get((count, width))
+    if index is None:
+        if len(cache) > 64:
+            cache.clear()
+        index = np.arange(count)[:, None] + np.arange(width)
+        cache[(count, width)] = index
+    return index
+
+
+def sliding_extremes(
+    values: FloatArray, width: int, cache: dict[tuple[int, int], NDArray[np.intp]] | None = None
+) -> tuple[FloatArray, FloatArray]:
     """(max, min) over every window of ``width`` consecutive samples, each (n - width + 1,).
 
     The van Herk / Gil-Werman method: running extremes forwards and backwards within blocks of
@@ -142,8 +209,13 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
     n = values.shape[0]
     if n < width:
         return np.empty(0), np.empty(0)
-    blocks = -(-n // width)
     count = n - width + 1
+    if count <= _GATHER_MAX:
+        # Few windows: gather them into one (count, width) array (fewer numpy calls).
+        index = gather_index(count, width, {} if cache is None else cache)
+        gathered = values[index]
+        return gathered.max(axis=1), gathered.min(axis=1)
+    blocks = -(-n // width)
 
     def running(pad: float, accumulate: np.ufunc) -> FloatArray:
         padded = np.full(blocks * width, pad)
@@ -155,6 +227,23 @@ def sliding_extremes(values: FloatArray, width: int) -> tuple[FloatArray, FloatA
         return result
 
     return running(-np.inf, np.maximum), running(np.inf, np.minimum)
+
+
+def sliding_max(
+    values: FloatArray, width: int, cache: dict[tuple[int, int], NDArray[np.intp]] | None = None
+) -> FloatArray:
+    """The max over every window of ``width`` consecutive samples, (n - width + 1,).
+
+    Few windows: one gathered (windows, width) array; many: sliding_extremes. Either way the
+    exact maximum (NaN where a window holds one).
+    """
+    count = values.shape[0] - width + 1
+    if count <= 0:
+        return np.empty(0)
+    if count <= _GATHER_MAX:
+        gathered: FloatArray = values[gather_index(count, width, {} if cache is None else cache)]
+        return gathered.max(axis=1)  # type: ignore[no-any-return]
+    return sliding_extremes(values, width)[0]
 
 
 def sliding_range(values: FloatArray, width: int) -> FloatArray:

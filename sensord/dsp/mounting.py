@@ -30,6 +30,7 @@ from typing import Final
 
 import numpy as np
 
+from sensord.dsp.history import where_true
 from sensord.model import FloatArray, Placement
 
 # Rows: the segment frame's x, y, z in sensor coordinates.
@@ -53,25 +54,49 @@ LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
 
 
+def _rows_sum(rows: FloatArray) -> FloatArray:
+    """The sum of the rows of a C-ordered (m, k) array, added one row after another (a sum
+    down the rows does that, as a cumulative sum does; the latter is cheaper for few rows)."""
+    if rows.shape[0] > 64:
+        total: FloatArray = rows.sum(axis=0)
+        return total
+    last: FloatArray = np.cumsum(rows, axis=0)[-1]
+    return last
+
+
+def _norm(v: FloatArray) -> float:
+    """``np.linalg.norm`` of a vector (the square root of its dot product with itself), without
+    the general function's overhead."""
+    return math.sqrt(float(v.dot(v)))
+
+
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``np.cross`` of two 3-vectors: the same products and differences, without the general
+    function's overhead."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
+
+
 def orthonormal(y_axis: FloatArray, z_axis: FloatArray) -> FloatArray:
     """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed."""
-    z = z_axis / np.linalg.norm(z_axis)
+    z = z_axis / _norm(z_axis)
     y = y_axis - np.dot(y_axis, z) * z
-    norm = np.linalg.norm(y)
+    norm = _norm(y)
     if norm < 0.2:
         # y (nearly) along z: keep the prior's habit of a horizontal y as best we can.
-        y = np.cross(z, np.array([1.0, 0.0, 0.0]))
-        if np.linalg.norm(y) < 0.2:
-            y = np.cross(z, np.array([0.0, 1.0, 0.0]))
-        norm = np.linalg.norm(y)
+        y = _cross(z, np.array([1.0, 0.0, 0.0]))
+        if _norm(y) < 0.2:
+            y = _cross(z, np.array([0.0, 1.0, 0.0]))
+        norm = _norm(y)
     y = y / norm
-    x = np.cross(y, z)
-    return np.vstack((x, y, z))
+    x = _cross(y, z)
+    return np.array((x, y, z))
 
 
 def angle_deg(a: FloatArray, b: FloatArray) -> float:
     """The angle between two vectors, in degrees."""
-    cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    cos = float(np.dot(a, b)) / (_norm(a) * _norm(b))
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
@@ -94,8 +119,8 @@ class _LobeCounter:
     def update(self, rate: FloatArray) -> None:
         mask = rate > LOBE_ON_RAD_S
         edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1).tolist()
-        ends = np.flatnonzero(edges == -1).tolist()
+        starts = where_true(edges == 1).tolist()
+        ends = where_true(edges == -1).tolist()
         for a, b in zip(starts, ends, strict=True):
             length = b - a
             peak = float(rate[a:b].max())
@@ -135,6 +160,8 @@ class MountingEstimator:
     _fast_count: int = field(init=False, default=0)
     _fast_used: int = field(init=False, default=0)
     _axis: FloatArray | None = field(init=False, default=None)
+    #: Lobes are counted only while the axis is far from the prior's (set with the axis).
+    _lobes_on: bool = field(init=False, default=False)
     # Lobes of the rate about +axis and about -axis.
     _lobes_pos: _LobeCounter = field(init=False, default_factory=_LobeCounter)
     _lobes_neg: _LobeCounter = field(init=False, default_factory=_LobeCounter)
@@ -162,7 +189,7 @@ class MountingEstimator:
     def add_still(self, gravity: FloatArray, duration_s: float, *, near_gait: bool) -> bool:
         """Adds a finished still period (mean specific force in sensor axes). True if the
         estimate changed."""
-        g = gravity / np.linalg.norm(gravity)
+        g = gravity / _norm(gravity)
         in_cone = angle_deg(g, self.prior[2]) <= self.flat_cone_deg
         if not (in_cone or near_gait) or duration_s < self.min_flat_s:
             return False
@@ -183,7 +210,7 @@ class MountingEstimator:
             self._current = best
         chosen = self._current
         assert chosen is not None
-        self._z = chosen.direction / np.linalg.norm(chosen.direction)
+        self._z = chosen.direction / _norm(chosen.direction)
         return self._rebuild()
 
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
@@ -196,19 +223,28 @@ class MountingEstimator:
             return
         fast = gyro_rad_s[moving]
         # Sequential sums (not a matrix product): the same additions in the same order
-        # whatever the block boundaries, so the estimate is bit-identical.
-        self._acc_sum = np.cumsum(
-            np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])), axis=0)[-1]
+        # whatever the block boundaries, so the estimate is bit-identical. (A sum down the
+        # rows of a C-ordered array adds row after row, as a cumulative sum does.)
+        self._acc_sum = _rows_sum(np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])))
         outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-        total = np.cumsum(np.concatenate((self._fast_cov.reshape(1, 9), outer)), axis=0)[-1]
+        total = _rows_sum(np.concatenate((self._fast_cov.reshape(1, 9), outer)))
         self._fast_cov = total.reshape(3, 3)
         self._fast_count += int(fast.shape[0])
         self._count_lobes(gyro_rad_s)
 
+    def add_rest(self, samples: int) -> None:
+        """``add_fast`` of ``samples`` zero rates: no swing, but lobes under way end."""
+        if self._counting_lobes():
+            self._count_lobes(np.zeros((samples, 3)))
+
+    def _counting_lobes(self) -> bool:
+        return self._lobes_on
+
     def _count_lobes(self, gyro_rad_s: FloatArray) -> None:
         """Lobe statistics decide the axis sign only when the axis is far from the prior's."""
-        if self._axis is None or abs(float(np.dot(self._axis, self.prior[1]))) >= 0.5:
+        if not self._counting_lobes():
             return
+        assert self._axis is not None
         # Element by element (not a matrix product): bit-identical for any block sizes.
         rate = (gyro_rad_s[:, 0] * self._axis[0] + gyro_rad_s[:, 1] * self._axis[1]
                 + gyro_rad_s[:, 2] * self._axis[2])
@@ -228,6 +264,7 @@ class MountingEstimator:
         if np.dot(axis, reference) < 0:
             axis = -axis
         self._axis = axis
+        self._lobes_on = abs(float(np.dot(axis, self.prior[1]))) < 0.5
         self._y_data = axis if self._swing_sign() >= 0 else -axis
         return self._rebuild()
 
@@ -265,8 +302,8 @@ class MountingEstimator:
             # no flat standing has been seen yet. The mean specific force over the swings,
             # made perpendicular to the swing axis, is the best vertical we have.
             mean = self._acc_sum - np.dot(self._acc_sum, y) * y
-            if np.linalg.norm(mean) > 0:
-                z = mean / np.linalg.norm(mean)
+            if _norm(mean) > 0:
+                z = mean / _norm(mean)
         new = orthonormal(y, z)
         # Ignore refinements under a degree: each change is a (small) step in every angle.
         cos = (float(np.trace(new @ self.rotation.T)) - 1.0) / 2.0

@@ -24,6 +24,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from sensord.dsp.history import where_true
 from sensord.model import FloatArray
 
 GRID_RATE_HZ: Final = 50.0
@@ -78,6 +79,10 @@ class Resampler:
         self._c_last: FloatArray = np.zeros(6)
         self._k_next = 0  # next grid cell to emit in the current segment
         self._c_left: FloatArray | None = None  # running integral at that cell's left edge
+        # The last input interval longer than gap_s, [from, to): a cell completed by a later
+        # call may have its centre in it (bridged cells are flagged by their centre's interval).
+        self._gap_from = -math.inf
+        self._gap_to = -math.inf
 
     def feed(
         self, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray
@@ -90,6 +95,20 @@ class Resampler:
         # Channel-major (6, n): running sums along contiguous rows are several times faster.
         values = np.concatenate((acc_m_s2.T, gyro_rad_s.T))
         out: list[GridChunk] = []
+        if self._v_last is not None:
+            # The usual case, in fewer steps: the segment goes on, time strictly increases and
+            # no interval breaks the grid (the general path below gives the same result).
+            tt = np.concatenate(([self._t_last], t_s))
+            dt = tt[1:] - tt[:-1]
+            longest = float(dt.max())
+            if float(dt.min()) > 0.0 and longest <= self._bridge_s:
+                if longest > self._gap_s:
+                    long_gaps = dt > self._gap_s
+                    self.stats.gaps += int(np.count_nonzero(long_gaps))
+                    self.stats.gap_s += float(dt[long_gaps].sum())
+                vv = np.concatenate((self._v_last[:, None], values), axis=1)
+                self._emit(tt, vv, dt, out)
+                return out
         lo = 0
         while lo < n:
             t = t_s[lo:]
@@ -98,7 +117,7 @@ class Resampler:
             if float(t.min()) < self._t_last - CLOCK_RESET_S or (
                     t.shape[0] > 1 and float(np.diff(t).min()) < -CLOCK_RESET_S):
                 running = np.maximum.accumulate(np.concatenate(([self._t_last], t)))[:-1]
-                resets = np.flatnonzero(running - t > CLOCK_RESET_S)
+                resets = where_true(running - t > CLOCK_RESET_S)
                 hi = lo + int(resets[0]) if resets.size else n
             self._feed_monotonic(t_s[lo:hi], values[:, lo:hi], out)
             if hi < n:
@@ -123,10 +142,10 @@ class Resampler:
                 continue
             tt = np.concatenate(([self._t_last], t))
             vv = np.concatenate((self._v_last[:, None], v), axis=1)
-            dt = np.diff(tt)
+            dt = tt[1:] - tt[:-1]
             stop = dt.shape[0]
             if float(dt.max()) > self._gap_s:
-                breaks = np.flatnonzero(dt > self._bridge_s)
+                breaks = where_true(dt > self._bridge_s)
                 stop = int(breaks[0]) if breaks.size else dt.shape[0]
                 inside = dt[:stop]
                 long_gaps = inside > self._gap_s
@@ -147,11 +166,13 @@ class Resampler:
         self._c_last = np.zeros(6)
         self._k_next = math.ceil(t0 / GRID_DT_S + 0.5)
         self._c_left = None
+        self._gap_from = self._gap_to = -math.inf
 
     def _end_segment(self) -> None:
         self._v_last = None
         self._c_last = np.zeros(6)
         self._c_left = None
+        self._gap_from = self._gap_to = -math.inf
 
     def _emit(self, tt: FloatArray, vv: FloatArray, dt: FloatArray, out: list[GridChunk]) -> None:
         """Emits the complete grid cells covered by samples ``tt`` (tt[0] is the carried one);
@@ -169,25 +190,34 @@ class Resampler:
                 return
             self._c_left = self._integral_at(np.array([left]), tt, vv, dt, cum)[:, 0]
         k_last = math.floor(tt[-1] / GRID_DT_S - 0.5)
+        gaps = dt > self._gap_s if float(dt.max()) > self._gap_s else None
         if k_last >= self._k_next:
             # Right edges of the new cells; the first left edge is the previous right edge.
             ks = np.arange(self._k_next, k_last + 1, dtype=np.float64)
             c_right = self._integral_at((ks + 0.5) * GRID_DT_S, tt, vv, dt, cum)
             c_edges = np.concatenate((self._c_left[:, None], c_right), axis=1)
-            cells = np.diff(c_edges, axis=1) * GRID_RATE_HZ
-            if float(dt.max()) > self._gap_s:
+            cells = (c_edges[:, 1:] - c_edges[:, :-1]) * GRID_RATE_HZ
+            # A cell is bridged (invalid) when its centre lies inside a gap. The centre of a
+            # cell completed now may lie before this call's first interval (up to one cell
+            # earlier): that gap, if any, is the carried one.
+            valid = np.ones(ks.shape[0], dtype=bool)
+            if gaps is not None:
                 cidx = np.searchsorted(tt, ks * GRID_DT_S, side="right") - 1
-                cidx = np.minimum(np.maximum(cidx, 0), dt.shape[0] - 1)
-                valid = dt[cidx] <= self._gap_s
-            else:
-                valid = np.ones(ks.shape[0], dtype=bool)
-            out.append(GridChunk(
-                self._k_next, np.ascontiguousarray(cells[:3].T),
-                np.ascontiguousarray(cells[3:].T), valid,
-            ))
+                inside = cidx >= 0
+                valid[inside] = ~gaps[np.minimum(cidx[inside], dt.shape[0] - 1)]
+            if self._k_next * GRID_DT_S < self._gap_to:
+                # (The carried gap ended at or before tt[0]: only centres before it can lie
+                # in it.)
+                centres = ks * GRID_DT_S
+                valid &= ~((centres >= self._gap_from) & (centres < self._gap_to))
+            samples = cells.T.copy()  # sample-major (m, 6)
+            out.append(GridChunk(self._k_next, samples[:, :3], samples[:, 3:], valid))
             self._k_next = k_last + 1
             self._c_left = c_edges[:, -1].copy()
         self._carry(tt, vv, cum)
+        if gaps is not None:
+            last_gap = int(where_true(gaps)[-1])
+            self._gap_from, self._gap_to = float(tt[last_gap]), float(tt[last_gap + 1])
 
     def _carry(self, tt: FloatArray, vv: FloatArray, cum: FloatArray) -> None:
         self._t_last = float(tt[-1])

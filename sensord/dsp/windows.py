@@ -25,56 +25,113 @@ class RunningSums:
         self._keep = keep
         self._channels = channels
         self.k_start = 0  # absolute index of the first kept sample
-        self.values: FloatArray = np.empty((0, channels))
+        self._held = 0
+        # Buffers with room to spare (rows from ``_offset``): appending a small block copies
+        # nothing already kept; the kept rows move only when the buffer fills up.
+        self._offset = 0
+        self._values: FloatArray = np.empty((0, channels))
         self._cs: FloatArray = np.zeros((1, channels))
 
     def reset(self, k_start: int) -> None:
         """Starts a new segment at absolute index ``k_start``."""
         self.k_start = k_start
-        self.values = np.empty((0, self._channels))
+        self._held = 0
+        self._offset = 0
+        self._values = np.empty((0, self._channels))
         self._cs = np.zeros((1, self._channels))
 
     @property
     def k_end(self) -> int:
         """One past the absolute index of the last sample."""
-        return self.k_start + int(self.values.shape[0])
+        return self.k_start + self._held
+
+    @property
+    def values(self) -> FloatArray:
+        """The kept samples, (held, channels)."""
+        return self._values[self._offset:self._offset + self._held]
 
     def append(self, x: FloatArray) -> None:
-        cs_new = np.cumsum(np.concatenate((self._cs[-1:], x)), axis=0)
-        self.values = np.concatenate((self.values, x))
-        self._cs = np.concatenate((self._cs, cs_new[1:]))
+        n = x.shape[0]
+        held, offset = self._held, self._offset
+        if offset + held + n > self._values.shape[0]:
+            capacity = max(2 * (held + n), 2 * self._keep, 64)
+            values = np.empty((capacity, self._channels))
+            values[:held] = self._values[offset:offset + held]
+            cs = np.empty((capacity + 1, self._channels))
+            cs[:held + 1] = self._cs[offset:offset + held + 1]
+            self._values, self._cs, self._offset = values, cs, 0
+            offset = 0
+        stop = offset + held
+        self._values[stop:stop + n] = x
+        # The same additions, in the same order, as one cumulative sum over the whole segment.
+        self._cs[stop:stop + n + 1] = np.cumsum(
+            np.concatenate((self._cs[stop:stop + 1], x)), axis=0)
+        self._held += n
 
     def trim(self) -> None:
         """Forgets all but the last ``keep`` samples (call once the new ones are used)."""
-        excess = self.values.shape[0] - self._keep
+        excess = self._held - self._keep
         if excess > 0:
-            self.values = self.values[excess:]
-            self._cs = self._cs[excess:]
+            self._offset += excess
+            self._held -= excess
             self.k_start += excess
 
     def window_sums(self, centers: FloatArray | np.ndarray, half: int) -> FloatArray:
         """Sums over ``[c - half, c + half]`` for absolute centre indices (all available)."""
-        lo = np.asarray(centers, dtype=np.int64) - half - self.k_start
+        lo = np.asarray(centers, dtype=np.int64) - (half + self.k_start - self._offset)
         hi = lo + 2 * half + 1
         result: FloatArray = self._cs[hi] - self._cs[lo]
         return result
 
-    def range_sums(self, lo_abs: np.ndarray, hi_abs: np.ndarray) -> FloatArray:
+    def range_sums(
+        self, lo_abs: np.ndarray, hi_abs: np.ndarray, channels: slice = slice(None)
+    ) -> FloatArray:
         """Sums over ``[lo, hi)`` for arrays of absolute indices (all available)."""
-        result: FloatArray = self._cs[hi_abs - self.k_start] - self._cs[lo_abs - self.k_start]
+        shift = self.k_start - self._offset
+        result: FloatArray = self._cs[hi_abs - shift, channels] - self._cs[lo_abs - shift, channels]
+        return result
+
+    def window_run(self, first: int, n: int, half: int, channels: int) -> FloatArray:
+        """``window_sums`` of the ``n`` consecutive centres from ``first``, channels
+        ``[0, channels)`` only (slices instead of index arrays: the same values, cheaper)."""
+        a = first - half - self.k_start + self._offset
+        b = a + 2 * half + 1
+        result: FloatArray = self._cs[b:b + n, :channels] - self._cs[a:a + n, :channels]
+        return result
+
+    def trailing_run(self, hi_first: int, n: int, width: int, c0: int, c1: int) -> FloatArray:
+        """Sums over ``[max(hi - width, k_start), hi)`` for the ``n`` consecutive ``hi`` from
+        ``hi_first``, channels ``[c0, c1)``."""
+        shift = self.k_start - self._offset
+        b = hi_first - shift
+        if hi_first - width >= self.k_start:
+            los: slice | np.ndarray = slice(b - width, b - width + n)
+            his: slice | np.ndarray = slice(b, b + n)
+        else:
+            his = np.arange(b, b + n)
+            los = np.maximum(his - width, self._offset)
+        result: FloatArray = self._cs[his, c0:c1] - self._cs[los, c0:c1]
+        return result
+
+    def run(self, first: int, n: int) -> FloatArray:
+        """The ``n`` consecutive samples from absolute index ``first`` (a view)."""
+        a = first - self.k_start + self._offset
+        result: FloatArray = self._values[a:a + n]
         return result
 
     def cumulative_at(self, index: int) -> FloatArray:
         """The running sum of everything before absolute ``index`` (kept range only)."""
-        result: FloatArray = self._cs[index - self.k_start].copy()
+        result: FloatArray = self._cs[index - self.k_start + self._offset].copy()
         return result
 
     def cumulative(self, lo: int, hi: int) -> FloatArray:
         """Running sums before each absolute index in ``[lo, hi)``, shape (hi - lo, channels)."""
-        result: FloatArray = self._cs[lo - self.k_start:hi - self.k_start]
+        shift = self.k_start - self._offset
+        result: FloatArray = self._cs[lo - shift:hi - shift]
         return result
 
     def at(self, indices: np.ndarray) -> FloatArray:
         """The samples at absolute indices."""
-        result: FloatArray = self.values[np.asarray(indices, dtype=np.int64) - self.k_start]
+        shift = self.k_start - self._offset
+        result: FloatArray = self._values[np.asarray(indices, dtype=np.int64) - shift]
         return result

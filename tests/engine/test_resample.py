@@ -31,17 +31,18 @@ def _feed(t: np.ndarray, sizes: list[int] | None = None) -> tuple[list[GridChunk
     return out, resampler
 
 
-def _flat(chunks: list[GridChunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _flat(chunks: list[GridChunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     k = np.concatenate([c.k0 + np.arange(len(c)) for c in chunks])
     acc = np.concatenate([c.acc_m_s2 for c in chunks])
     gyro = np.concatenate([c.gyro_rad_s for c in chunks])
-    return k, acc, gyro
+    valid = np.concatenate([c.valid for c in chunks])
+    return k, acc, gyro, valid
 
 
 def test_grid_values_follow_the_signal_at_every_rate() -> None:
     for rate in (25.0, 50.0, 104.0, 204.8, 400.0):
         chunks, stats = _feed(_signal(rate))
-        k, acc, _ = _flat(chunks)
+        k, acc, _, _ = _flat(chunks)
         t = k * GRID_DT_S
         assert np.all(np.diff(k) == 1)
         # A cell mean of sin(2t) over 20 ms differs from sin(2t) at its centre by < 1e-3.
@@ -85,4 +86,18 @@ def test_block_boundaries_do_not_change_a_single_bit(rate: float, sizes: list[in
     whole, _ = _feed(t)
     split, _ = _feed(t, sizes)
     for a, b in zip(_flat(whole), _flat(split), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_cell_completed_after_its_gap_is_still_flagged() -> None:
+    """A cell whose centre lies in a gap but whose right edge lies past the gap's end is
+    completed by a later sample; fed one sample at a time it must be flagged all the same."""
+    t = _signal(200.0, 4.0)
+    # A 0.2 s gap ending just before a cell's right edge: the sample after the gap completes
+    # no cell, the next one completes the cell whose centre lies in the gap.
+    end = int(np.searchsorted(t, 2.0086))
+    t = np.delete(t, np.r_[end - 40:end])
+    whole, _ = _feed(t)
+    ones, _ = _feed(t, [1] * t.shape[0])
+    for a, b in zip(_flat(whole), _flat(ones), strict=True):
         np.testing.assert_array_equal(a, b)

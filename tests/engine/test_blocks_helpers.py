@@ -1,0 +1,143 @@
+"""The shortcuts the pipeline takes for speed give the same bits as what they replace.
+
+Events are identical for any block split only if every stage computes the same numbers for a
+sample whatever the block size; these helpers stand in for numpy functions on that promise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sensord.detect.excursion import ExcursionDetector, PitchTrack
+from sensord.dsp.frontend import FrontEnd
+from sensord.dsp.history import (
+    History,
+    rotate,
+    sliding_extremes,
+    sliding_max,
+    sum3,
+    where_true,
+)
+from sensord.dsp.mounting import _cross, _norm, _rows_sum
+from sensord.dsp.resample import Resampler
+from sensord.sim import SimSpec, simulate
+
+FINITE = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(values=arrays(np.float64, st.tuples(st.integers(1, 300), st.just(3)), elements=FINITE))
+def test_three_term_sums_equal_numpy_reductions(values: np.ndarray) -> None:
+    np.testing.assert_array_equal(sum3(values), values.sum(axis=1))
+    np.testing.assert_array_equal(np.sqrt(sum3(values * values)),
+                                  np.linalg.norm(values, axis=1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=arrays(np.float64, st.tuples(st.integers(1, 400), st.just(3)), elements=FINITE),
+    angles=st.tuples(FINITE, FINITE, FINITE),
+)
+def test_rotation_is_the_same_for_few_and_many_vectors(
+    values: np.ndarray, angles: tuple[float, float, float]
+) -> None:
+    matrix = np.linalg.qr(np.array([angles, (1.0, 2.0, 3.0), (0.5, -1.0, 2.0)]))[0]
+    whole = rotate(values, matrix)  # many vectors: one output axis at a time
+    for row in range(0, values.shape[0], 7):  # few vectors: the broadcast matrix
+        np.testing.assert_array_equal(rotate(values[row:row + 7], matrix), whole[row:row + 7])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    values=arrays(np.float64, st.integers(1, 300),
+                  elements=st.floats(-1e3, 1e3, allow_infinity=False)),
+    width=st.integers(1, 40),
+)
+def test_sliding_extremes_are_the_window_max_and_min(values: np.ndarray, width: int) -> None:
+    top, bottom = sliding_extremes(values, width)
+    if values.shape[0] < width:
+        assert top.shape == (0,)
+        return
+    windows = np.lib.stride_tricks.sliding_window_view(values, width)
+    np.testing.assert_array_equal(top, windows.max(axis=1))
+    np.testing.assert_array_equal(bottom, windows.min(axis=1))
+    np.testing.assert_array_equal(sliding_max(values, width), windows.max(axis=1))
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=arrays(np.float64, st.tuples(st.integers(1, 200), st.sampled_from([3, 9])),
+                   elements=FINITE))
+def test_row_sums_add_row_after_row(rows: np.ndarray) -> None:
+    np.testing.assert_array_equal(_rows_sum(rows), np.cumsum(rows, axis=0)[-1])
+    np.testing.assert_array_equal(rows.sum(axis=0), np.cumsum(rows, axis=0)[-1])
+
+
+@settings(max_examples=50, deadline=None)
+@given(a=arrays(np.float64, 3, elements=FINITE), b=arrays(np.float64, 3, elements=FINITE))
+def test_vector_helpers_equal_numpy(a: np.ndarray, b: np.ndarray) -> None:
+    np.testing.assert_array_equal(_cross(a, b), np.cross(a, b))
+    assert _norm(a) == np.linalg.norm(a)
+    mask = a > 0
+    np.testing.assert_array_equal(where_true(mask), np.flatnonzero(mask))
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 50), min_size=1, max_size=60), keep=st.integers(5, 80))
+def test_history_buffers_hold_what_was_appended(sizes: list[int], keep: int) -> None:
+    history = History(keep=keep)
+    everything = np.arange(float(sum(sizes)))
+    k = 0
+    for size in sizes:
+        history.append(k, x=everything[k:k + size], v=np.tile(everything[k:k + size, None], 3))
+        k += size
+        history.trim()
+        np.testing.assert_array_equal(history.get("x"), everything[history.k_start:k])
+        np.testing.assert_array_equal(history.get("v")[:, 2], everything[history.k_start:k])
+        assert history.k_end - history.k_start == min(keep, k)
+
+
+def test_front_end_pitch_is_the_pitch_detectors_compute() -> None:
+    """The pitch track takes each sample's pitch from the front end; it must be exactly the
+    pitch of the sensor-frame up vector through the mounting estimate in force there."""
+    from sensord.dsp.history import pitch_deg  # noqa: PLC0415
+
+    block = simulate(SimSpec(routine="everyday", seed=3, rate_hz=100.0)).block
+    resampler, front = Resampler(), FrontEnd()
+    checked = 0
+    for start in range(0, len(block), 64):
+        piece = block.slice(start, start + 64)
+        for chunk in resampler.feed(piece.t_s, piece.acc_m_s2, piece.gyro_rad_s):
+            for features in front.feed(chunk):
+                bounds = [s - features.k0 for s, _ in features.rotations] + [len(features)]
+                for (_, matrix), a, b in zip(
+                        features.rotations, bounds[:-1], bounds[1:], strict=True):
+                    np.testing.assert_array_equal(
+                        pitch_deg(features.up_sensor[a:b], matrix), features.pitch_deg[a:b])
+                    checked += b - a
+    assert checked > 10_000
+
+
+def test_detectors_sharing_a_track_find_what_separate_ones_find() -> None:
+    block = simulate(SimSpec(routine="default", seed=4, rate_hz=100.0, loss=0.02)).block
+    resampler, front = Resampler(), FrontEnd()
+    def pair(track: PitchTrack | None) -> list[ExcursionDetector]:
+        return [
+            ExcursionDetector(start_deg=2.0, end_deg=1.5, min_amplitude_deg=12.0,
+                              direction=-1, track=track),
+            ExcursionDetector(start_deg=0.8, end_deg=0.6, min_amplitude_deg=1.0,
+                              max_amplitude_deg=12.0, direction=1, track=track),
+        ]
+
+    together, alone = pair(PitchTrack()), pair(None)
+    found: dict[str, list[object]] = {"together": [], "alone": []}
+    for chunk in resampler.feed(block.t_s, block.acc_m_s2, block.gyro_rad_s):
+        for features in front.feed(chunk):
+            for detector in together:
+                found["together"].extend(detector.update(features))
+            for detector in alone:
+                found["alone"].extend(detector.update(features))
+    assert len(found["alone"]) > 20
+    assert found["together"] == found["alone"]
