@@ -91,6 +91,9 @@ class GaitDetector:
         # strapdown integration starts.
         self._last_rest: int | None = None
         self._last_contact: int | None = None
+        # The last sample turning faster than any swing cue needs (absolute): a window with
+        # none has no candidate, so the scan can be skipped (much of a day is still).
+        self._last_motion = -(10**9)
 
     def reset(self) -> None:
         self._history = History(keep=200)
@@ -117,10 +120,14 @@ class GaitDetector:
             self._history.reset(features.k0)
             self._decided = features.k0
         gyro = features.gyro_rad_s
+        speed = np.sqrt(np.einsum("ij,ij->i", gyro, gyro))
+        moving = np.flatnonzero(speed >= SWING_ON_RAD_S)
+        if moving.size:
+            self._last_motion = features.k0 + int(moving[-1])
         self._history.append(
             features.k0,
             ml=gyro[:, 1],
-            speed=np.sqrt(np.einsum("ij,ij->i", gyro, gyro)),
+            speed=speed,
             up_sensor=features.up_sensor,
             acc=features.acc_m_s2,
             gyro=gyro,
@@ -156,6 +163,13 @@ class GaitDetector:
         lo = max(h.k_start, self._decided - LOOK_BACK)
         n = h.k_end - lo
         if n < (MIN_LOBE + 2 if final else DECIDE_AFTER + MIN_LOBE):
+            return []
+        if self._last_motion < lo:
+            # Nothing in the window turns fast enough for a swing lobe (|ml| > SWING_ON) or a
+            # fast swing: no candidate, so decide it all as the scan below would.
+            first_new = self._decided - lo
+            decided = h.k_end - lo if final else max(first_new, n - PARTNER_HORIZON)
+            self._decided = max(self._decided, lo + decided)
             return []
         ml = h.get("ml", lo, h.k_end)
         speed = h.get("speed", lo, h.k_end)
