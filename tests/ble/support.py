@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -109,3 +111,18 @@ def lost_before(wearable: VirtualWearable, received: int) -> int:
         elif stream in started:
             lost += times.shape[0]
     return lost
+
+
+def wearable_adapter(process: subprocess.Popen[str], timeout_s: float) -> str | None:
+    """The ``--adapter`` string a starting `sensord wearable` process prints on stdout, or None
+    if it ended or said nothing of the kind within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return None
+        match = re.search(r"--adapter (bumble:tcp-client:127\.0\.0\.1:\d+)", line)
+        if match:
+            return match.group(1)
+    return None

@@ -3,7 +3,6 @@ error handling through typer's runner."""
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from sensord.cli import app
 from sensord.recording import read_recording
+from tests.ble.support import wearable_adapter
 
 SENSORD = [sys.executable, "-m", "sensord"]
 WAIT_S = 20.0
@@ -31,16 +31,7 @@ def wearable_process() -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        adapter = None
-        deadline = time.monotonic() + WAIT_S
-        assert process.stdout is not None
-        while adapter is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            match = re.search(r"--adapter (bumble:tcp-client:127\.0\.0\.1:\d+)", line)
-            if match:
-                adapter = match.group(1)
+        adapter = wearable_adapter(process, WAIT_S)
         if adapter is None:
             process.kill()
             _, err = process.communicate(timeout=5)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.ble.support import wearable_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 SENSORD = [sys.executable, "-m", "sensord"]
@@ -60,16 +60,7 @@ def wearable(name: str, *, side: str, motion: str = "routine", speed: float = 10
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env(),
     )
     try:
-        adapter = None
-        deadline = time.monotonic() + START_S
-        assert process.stdout is not None
-        while adapter is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            match = re.search(r"--adapter (bumble:tcp-client:127\.0\.0\.1:\d+)", line)
-            if match:
-                adapter = match.group(1)
+        adapter = wearable_adapter(process, START_S)
         if adapter is None:
             process.kill()
             _, err = process.communicate(timeout=5)
