@@ -126,6 +126,21 @@ def daemon(config: Path, *, speed: float, extra_env: dict[str, str] | None = Non
                 process.wait(timeout=5)
 
 
+@contextmanager
+def left_foot(config: Path, motion: Path, *, broker_url: str, base: str, prefix: str,
+              store: Path, speed: float, extra: str = "", stale_after_s: float = 2.0,
+              extra_env: dict[str, str] | None = None,
+              ) -> Iterator[tuple[Wearable, subprocess.Popen[str]]]:
+    """One virtual left foot performing ``motion`` and `sensord run` connected to it: the
+    set-up of the fault tests. Yields the wearable and the daemon; ``config`` is written."""
+    with wearable("left", side="left", motion=str(motion), speed=speed) as worn:
+        write_config(config, broker_url=broker_url, base=base, prefix=prefix,
+                     wearables=(worn,), store=store, sides=("left",), extra=extra,
+                     stale_after_s=stale_after_s)
+        with daemon(config, speed=speed, extra_env=extra_env) as process:
+            yield worn, process
+
+
 def stored_events(store: Path) -> list[dict[str, Any]]:
     """Every event row of the outbox, in order, with its delivery state."""
     with sqlite3.connect(store) as db:

@@ -55,25 +55,24 @@ async def test_sighup_keeps_the_session_and_sigterm_loses_no_event_and_exits_wit
 ) -> None:
     base, prefix = procs.unique_space()
     store = tmp_path / "sensord.db"
+    config = tmp_path / "sensord.toml"
     async with Collector(1883, [f"{base}/#"]) as seen:
-        with procs.wearable("left", side="left", motion=str(pf_motion.motion),
-                            speed=SPEED) as worn:
-            config = procs.write_config(tmp_path / "sensord.toml", broker_url=broker_url,
-                                        base=base, prefix=prefix, wearables=(worn,),
-                                        store=store, sides=("left",))
-            with procs.daemon(config, speed=SPEED) as daemon:
-                await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 2, 60,
-                                    "two reps")
-                # SIGHUP: a new target applies to the running session, which goes on.
-                with config.open("a") as more:
-                    more.write("\n[routine.plantar_flexion]\nreps = 12\n")
-                daemon.send_signal(signal.SIGHUP)
-                await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 3, 60,
-                                    "three reps")
-                asked = time.monotonic()
-                daemon.send_signal(signal.SIGTERM)
-                await asyncio.to_thread(daemon.wait, 10)
-                took_s = time.monotonic() - asked
+        with procs.left_foot(
+                config, pf_motion.motion, broker_url=broker_url, base=base, prefix=prefix,
+                store=store, speed=SPEED,
+        ) as (_worn, daemon):
+            await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 2, 60,
+                                "two reps")
+            # SIGHUP: a new target applies to the running session, which goes on.
+            with config.open("a") as more:
+                more.write("\n[routine.plantar_flexion]\nreps = 12\n")
+            daemon.send_signal(signal.SIGHUP)
+            await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 3, 60,
+                                "three reps")
+            asked = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(daemon.wait, 10)
+            took_s = time.monotonic() - asked
         await asyncio.sleep(0.3)
     log = (tmp_path / "sensord.log").read_text()
     assert daemon.returncode == 0, log[-3000:]
@@ -99,28 +98,25 @@ async def test_wearable_vanishing_mid_set_resumes_the_set_without_double_countin
 ) -> None:
     base, prefix = procs.unique_space()
     store = tmp_path / "sensord.db"
-    speed = SPEED
+    config = tmp_path / "sensord.toml"
     async with Collector(1883, [f"{base}/#"]) as seen:
-        with procs.wearable("left", side="left", motion=str(pf_motion.motion),
-                            speed=speed) as worn:
-            config = procs.write_config(
-                tmp_path / "sensord.toml", broker_url=broker_url, base=base, prefix=prefix,
-                wearables=(worn,), store=store, sides=("left",), stale_after_s=0.5,
-                extra="[session]\nidle_end_s = 30.0\n",
-            )
-            with procs.daemon(config, speed=speed) as daemon:
-                await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 3, 60,
-                                    "three reps")
-                worn.pause()  # out of range: no radio, no samples
-                await seen.wait_for(
-                    lambda c: c.on(f"{base}/left/availability")[-1].json()["state"]
-                    == "offline", 10, "the wearable going offline")
-                await asyncio.sleep(1.0)
-                worn.resume()
-                await seen.wait_for(lambda c: bool(_events(c, base, "session")), 60,
-                                    "the session summary")
-                daemon.send_signal(signal.SIGTERM)
-                await asyncio.to_thread(daemon.wait, 10)
+        with procs.left_foot(
+                config, pf_motion.motion, broker_url=broker_url, base=base, prefix=prefix,
+                store=store, speed=SPEED, extra="[session]\nidle_end_s = 30.0\n",
+                stale_after_s=0.5,
+        ) as (worn, daemon):
+            await seen.wait_for(lambda c: _reps(c, base, "plantar_flexion") >= 3, 60,
+                                "three reps")
+            worn.pause()  # out of range: no radio, no samples
+            await seen.wait_for(
+                lambda c: c.on(f"{base}/left/availability")[-1].json()["state"]
+                == "offline", 10, "the wearable going offline")
+            await asyncio.sleep(1.0)
+            worn.resume()
+            await seen.wait_for(lambda c: bool(_events(c, base, "session")), 60,
+                                "the session summary")
+            daemon.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(daemon.wait, 10)
         await asyncio.sleep(0.3)
     log = (tmp_path / "sensord.log").read_text()
     assert daemon.returncode == 0, log[-3000:]
@@ -148,26 +144,23 @@ async def test_broker_restart_mid_session_loses_nothing(tmp_path: Path) -> None:
     broker.start()
     base, prefix = procs.unique_space()
     store = tmp_path / "sensord.db"
+    config = tmp_path / "sensord.toml"
     try:
         async with Collector(broker.port, [f"{base}/#"], client_id=f"c{prefix}",
                              persistent=True) as seen:
-            with procs.wearable("left", side="left", motion=str(routine.motion),
-                                speed=SPEED) as worn:
-                config = procs.write_config(
-                    tmp_path / "sensord.toml", broker_url=broker.url, base=base,
-                    prefix=prefix, wearables=(worn,), store=store, sides=("left",),
-                    extra="[session]\nidle_end_s = 20.0\n",
-                )
-                with procs.daemon(config, speed=SPEED) as daemon:
-                    await seen.wait_for(lambda c: _reps(c, base, "toe_press") >= 2, 60,
-                                        "two reps")
-                    broker.stop()
-                    await asyncio.sleep(2.0)  # reps go on meanwhile, into the outbox
-                    await asyncio.to_thread(broker.start)
-                    await seen.wait_for(lambda c: bool(_events(c, base, "session")), 60,
-                                        "the session summary")
-                    daemon.send_signal(signal.SIGTERM)
-                    await asyncio.to_thread(daemon.wait, 10)
+            with procs.left_foot(
+                    config, routine.motion, broker_url=broker.url, base=base, prefix=prefix,
+                    store=store, speed=SPEED, extra="[session]\nidle_end_s = 20.0\n",
+            ) as (_worn, daemon):
+                await seen.wait_for(lambda c: _reps(c, base, "toe_press") >= 2, 60,
+                                    "two reps")
+                broker.stop()
+                await asyncio.sleep(2.0)  # reps go on meanwhile, into the outbox
+                await asyncio.to_thread(broker.start)
+                await seen.wait_for(lambda c: bool(_events(c, base, "session")), 60,
+                                    "the session summary")
+                daemon.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(daemon.wait, 10)
             await asyncio.sleep(0.3)
     finally:
         broker.stop()
@@ -238,34 +231,32 @@ async def test_notify_ready_status_watchdog_and_no_watchdog_while_samples_stop(
 ) -> None:
     base, prefix = procs.unique_space()
     store = tmp_path / "sensord.db"
+    config = tmp_path / "sensord.toml"
     async with Collector(1883, [f"{base}/#"]) as seen:
-        with procs.wearable("left", side="left", motion=str(pf_motion.motion),
-                            speed=SPEED) as worn:
-            config = procs.write_config(
-                tmp_path / "sensord.toml", broker_url=broker_url, base=base, prefix=prefix,
-                wearables=(worn,), store=store, sides=("left",), stale_after_s=30.0,
-                extra="[service]\nstall_s = 1.0\n",
-            )
-            extra_env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "400000"}
-            with procs.daemon(config, speed=SPEED, extra_env=extra_env) as daemon:
-                await seen.wait_for(lambda c: bool(_events(c, base, "session_start")), 60,
-                                    "a session")
-                fields = notify_socket.fields()
-                assert "READY=1" in fields
-                assert any(f.startswith("STATUS=") for f in fields)
-                await asyncio.sleep(1.0)
-                assert "WATCHDOG=1" in notify_socket.fields(time.monotonic() - 0.9)
-                # Samples stop during the session (the stream stays "up": a silent stall).
-                worn.pause()
-                paused = time.monotonic()
-                await asyncio.sleep(3.5)
-                worn.resume()
-                resumed = time.monotonic()
-                quiet = notify_socket.fields(paused + 1.6, resumed)
-                await asyncio.sleep(1.5)
-                back = notify_socket.fields(resumed + 0.5)
-                daemon.send_signal(signal.SIGTERM)
-                await asyncio.to_thread(daemon.wait, 10)
+        extra_env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "400000"}
+        with procs.left_foot(
+                config, pf_motion.motion, broker_url=broker_url, base=base, prefix=prefix,
+                store=store, speed=SPEED, extra="[service]\nstall_s = 1.0\n", stale_after_s=30.0,
+                extra_env=extra_env,
+        ) as (worn, daemon):
+            await seen.wait_for(lambda c: bool(_events(c, base, "session_start")), 60,
+                                "a session")
+            fields = notify_socket.fields()
+            assert "READY=1" in fields
+            assert any(f.startswith("STATUS=") for f in fields)
+            await asyncio.sleep(1.0)
+            assert "WATCHDOG=1" in notify_socket.fields(time.monotonic() - 0.9)
+            # Samples stop during the session (the stream stays "up": a silent stall).
+            worn.pause()
+            paused = time.monotonic()
+            await asyncio.sleep(3.5)
+            worn.resume()
+            resumed = time.monotonic()
+            quiet = notify_socket.fields(paused + 1.6, resumed)
+            await asyncio.sleep(1.5)
+            back = notify_socket.fields(resumed + 0.5)
+            daemon.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(daemon.wait, 10)
     log = (tmp_path / "sensord.log").read_text()
     assert daemon.returncode == 0, log[-3000:]
     assert "WATCHDOG=1" not in quiet, quiet
