@@ -220,9 +220,10 @@ class GaitDetector:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
             # Both cues of a merged landing bound the window: the jolt may follow either.
-            window_lo = first_cue - IMPACT_BEFORE
-            if cue == "lobe":
-                window_lo = min(window_lo, self._contact_lead(lo, swing_start, i))
+            # After a swing lobe the forefoot may touch before the crossing (``_contact_lead``).
+            lead = self._contact_lead(lo, swing_start, i) if cue == "lobe" else None
+            window_lo = first_cue - IMPACT_BEFORE if lead is None else min(
+                first_cue - IMPACT_BEFORE, lead)
             force = h.get("force", max(h.k_start, lo + window_lo),
                           min(h.k_end, lo + last_cue + IMPACT_SEARCH))
             if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
@@ -235,8 +236,7 @@ class GaitDetector:
             if stride.kind == "toe":
                 # A forefoot landing: the foot starts pitching down before it touches, so the
                 # crossing comes early; the impact marks the contact.
-                stride = replace(
-                    stride, t_land=round(self._impact_time(lo, i, cue, swing_start), 4))
+                stride = replace(stride, t_land=round(self._impact_time(lo, i, lead), 4))
             strides.append(stride)
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
@@ -302,20 +302,18 @@ class GaitDetector:
             out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
         return out
 
-    def _impact_time(self, lo: int, i: int, cue: str, swing_start: int) -> float:
+    def _impact_time(self, lo: int, i: int, lead: int | None) -> float:
         """The moment of a forefoot landing's impact near its contact cue.
 
         The impact is the sharpest spike of specific force (a jolt one or two grid samples
         wide, unlike the broad rise of the foot braking before it touches). After a swing lobe
         it is sought from the end of the lobe's longest run (a forefoot may touch before the
         zero crossing: the ringing after the impact can delay it; the toe-off jolt before the
-        lobe stays out); after a fast swing, around the moment it came to rest.
+        lobe stays out: ``lead``, from ``_contact_lead``); after a fast swing (``lead`` None),
+        around the moment it came to rest.
         """
         h = self._history
-        if cue == "lobe":
-            a, b = self._contact_lead(lo, swing_start, i), i + IMPACT_SEARCH
-        else:
-            a, b = i - IMPACT_SEARCH, i + 2
+        a, b = (i - IMPACT_SEARCH, i + 2) if lead is None else (lead, i + IMPACT_SEARCH)
         first = max(h.k_start + 1, lo + a)
         force = h.get("force", first - 1, min(h.k_end, lo + b + 1))
         if force.shape[0] < 3:
