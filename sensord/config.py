@@ -616,6 +616,78 @@ def load_config(
     return parse_config(text, source=str(candidate), env=env)
 
 
+# --- what a reload changes ------------------------------------------------------------------
+
+#: ``[mqtt]`` keys that need a new broker session when they change (the rest apply as they are).
+MQTT_SESSION_KEYS: Final = (
+    "url", "username", "password_file", "base_topic", "discovery", "discovery_prefix",
+    "client_id", "keepalive_s", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_insecure",
+)
+
+
+def _link_key(wearable: WearableConfig, ble: BleConfig) -> tuple[Any, ...]:
+    """What a wearable's BLE link is built from: a change here restarts the link alone."""
+    return (
+        wearable.address, wearable.profile, wearable.rate_hz, wearable.adapter or ble.adapter,
+        ble.scan_timeout_s, ble.connect_timeout_s, ble.stale_after_s, ble.queue_blocks,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanges:
+    """What differs between the running config and a reloaded one, by consequence.
+
+    Wearables are matched by name (a renamed wearable is one removed and one added).
+    ``relinked``: only the link changed (address, profile, rate, adapter, ``[ble]`` timing), so
+    the link restarts and the analysis and the open session go on, as after a reconnect.
+    ``restarted``: the analysis changed (placement, side), so the wearable restarts alone and
+    its open session ends. ``sections`` names every top-level part that changed, for the log.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    relinked: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    mqtt_session: bool = False
+    store_path: bool = False
+    sections: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.sections)
+
+
+def diff_configs(
+    old: Config, new: Config, env: Mapping[str, str] | None = None
+) -> ConfigChanges:
+    """Compares two configs (pure, apart from resolving the default database path in ``env``)."""
+    before = {w.name: w for w in old.wearables}
+    after = {w.name: w for w in new.wearables}
+    relinked: list[str] = []
+    restarted: list[str] = []
+    for name in before.keys() & after.keys():
+        was, now = before[name], after[name]
+        if (was.placement, was.side) != (now.placement, now.side):
+            restarted.append(name)
+        elif _link_key(was, old.ble) != _link_key(now, new.ble):
+            relinked.append(name)
+    sections = [
+        f.name for f in dataclasses.fields(Config)
+        if f.name not in NOT_KEYS and getattr(old, f.name) != getattr(new, f.name)
+    ]
+    return ConfigChanges(
+        added=tuple(n for n in after if n not in before),
+        removed=tuple(n for n in before if n not in after),
+        relinked=tuple(n for n in after if n in relinked),
+        restarted=tuple(n for n in after if n in restarted),
+        mqtt_session=any(
+            getattr(old.mqtt, key) != getattr(new.mqtt, key) for key in MQTT_SESSION_KEYS
+        ),
+        store_path=database_path(old.store, env) != database_path(new.store, env),
+        sections=tuple(sections),
+    )
+
+
 # --- paths and secrets the config points to ----------------------------------------------------
 
 
@@ -664,8 +736,8 @@ def mqtt_password(mqtt: MqttConfig, env: Mapping[str, str] | None = None) -> str
 
 
 __all__ = [
-    "SECTIONS", "BleConfig", "Config", "LoggingConfig", "MqttConfig", "ServiceConfig",
-    "SessionConfig", "StoreConfig", "WearableConfig", "database_path", "default_config_paths",
-    "find_config", "load_config", "mqtt_password", "parse_config", "state_directory",
-    "unknown_env_variables",
+    "MQTT_SESSION_KEYS", "SECTIONS", "BleConfig", "Config", "ConfigChanges", "LoggingConfig",
+    "MqttConfig", "ServiceConfig", "SessionConfig", "StoreConfig", "WearableConfig",
+    "database_path", "default_config_paths", "diff_configs", "find_config", "load_config",
+    "mqtt_password", "parse_config", "state_directory", "unknown_env_variables",
 ]

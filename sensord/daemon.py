@@ -14,27 +14,30 @@ prints.
 
 Seams: ``BlockSource`` (the BLE link implements it, ``sensord.runner.LinkSource``), ``Service``
 (background tasks such as the links, run in the same task group and stopped first on the way
-out), ``CommandHandler`` (``Daemon`` itself: start, stop, reset) and ``Daemon.stop`` (signals).
+out), ``CommandHandler`` (``Daemon`` itself: start, stop, reset, and identify for sources that
+are ``Identifiable``), ``Daemon.stop`` (signals) and ``add_wearable`` / ``retire_wearable``
+(a config reload, while the others run on).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from sensord.config import Config, WearableConfig, database_path
-from sensord.errors import SensordError
+from sensord.errors import LinkError, SensordError
 from sensord.history import History
 from sensord.model import ActivityState, Event, ImuBlock, LinkState, WearableStatus
 from sensord.pipeline import Pipeline, PipelineConfig
@@ -47,8 +50,20 @@ from sensord.store import Store
 
 log = logging.getLogger(__name__)
 
-#: The live activity is rebuilt at most this often between events (s).
-ACTIVITY_EVERY_S: Final = 0.1
+#: The live activity is rebuilt at most this often between events (s) by default; the daemon
+#: uses the sink's own limit, ``1 / mqtt.activity_max_hz`` (rebuilding it for every block, 20
+#: times a second, only to have the sink drop most of them was a quarter of the worker's time).
+ACTIVITY_EVERY_S: Final = 0.25
+#: The daemon's pipelines process their input every 0.05 s of samples (``PipelineConfig.hop_s``;
+#: a block that spans more goes through at once): every second notification of a wearable
+#: sending 5 samples each 50 ms. Measured with bench/bench_daemon.py: a rep reaches a subscriber
+#: p95 204-236 ms after its end when every block is processed (hop 0) but the daemon takes
+#: 5.6-6.1 % of a core (each pass has a fixed cost); 0.05 s gives 253-269 ms at 4.3-4.5 %; the
+#: analysis default (0.3 s) adds up to 0.3 s to every rep.
+LIVE_HOP_S: Final = 0.05
+#: How long ``identify`` shows the wearable unless the command says ``duration_s`` (s).
+IDENTIFY_S: Final = 5.0
+IDENTIFY_LIMITS_S: Final = (1.0, 60.0)
 
 
 class BlockSource(Protocol):
@@ -75,6 +90,14 @@ class PipelineLike(Protocol):
 PipelineFactory = Callable[[WearableConfig, Config], PipelineLike]
 
 
+@runtime_checkable
+class Identifiable(Protocol):
+    """A source with a wearable that can show itself (the BLE link): ``identify`` says what the
+    wearable does, or raises ``LinkError`` saying why it cannot."""
+
+    async def identify(self, duration_s: float) -> str: ...
+
+
 class Service(Protocol):
     """A background task the daemon runs beside its workers (a wearable's BLE link).
 
@@ -90,9 +113,10 @@ class Service(Protocol):
 
 
 def default_pipeline(wearable: WearableConfig, config: Config) -> PipelineLike:
-    """The real analysis pipeline for a wearable's placement and side."""
+    """The real analysis pipeline for a wearable's placement and side, live."""
     return Pipeline(PipelineConfig(
         placement=wearable.placement, side=wearable.side, routine=config.routine,
+        hop_s=LIVE_HOP_S,
     ))
 
 
@@ -180,6 +204,7 @@ class WearableWorker:
         history: History | None = None, time_scale: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
         fresh_pipeline: Callable[[], PipelineLike] | None = None,
+        activity_every_s: float = ACTIVITY_EVERY_S,
     ) -> None:
         self.name = wearable.name
         self.source = source
@@ -190,6 +215,7 @@ class WearableWorker:
         self.history = history
         self.time_scale = time_scale
         self.fresh_pipeline = fresh_pipeline
+        self.activity_every_s = activity_every_s
         self.pipeline_failures = 0
         self.meter = RateMeter(wearable.rate_hz)
         self.samples = 0
@@ -215,7 +241,8 @@ class WearableWorker:
                 self.meter.add(block)
                 self.last_sample_mono_s = time.monotonic()
                 self._last_t_s = float(block.t_s[-1])
-                self._set_online(self.source.status().link == LinkState.STREAMING)
+                if not self._online:  # going offline is noticed by ``tick``
+                    self._set_online(self.source.status().link == LinkState.STREAMING)
                 events = self._track(self._feed(block), self._last_t_s)
                 self._record(events)
                 self._publish_activity(force=bool(events))
@@ -345,10 +372,10 @@ class WearableWorker:
 
     def _publish_activity(self, *, force: bool = True) -> None:
         """The live state to the sink: after every change that matters (``force``), else at
-        most every ``ACTIVITY_EVERY_S`` (blocks come 20 times a second; the topic goes out at
+        most every ``activity_every_s`` (blocks come 20 times a second; the topic goes out at
         most ``mqtt.activity_max_hz``, so building it for every block is wasted work)."""
         now = time.monotonic()
-        if not force and now - self._activity_at_s < ACTIVITY_EVERY_S:
+        if not force and now - self._activity_at_s < self.activity_every_s:
             return
         self._activity_at_s = now
         snapshot = self.snapshot()
@@ -411,7 +438,7 @@ class Daemon:
     ``track_sessions`` adds a workout tracker per wearable (summaries go to ``history`` when
     given). ``isolate_faults``: a pipeline that fails is replaced by a fresh one (logged), so one
     wearable's fault never stops its link or the others. The daemon is also the
-    ``CommandHandler`` for start, stop and reset.
+    ``CommandHandler`` for start, stop, reset and identify.
     """
 
     def __init__(
@@ -425,6 +452,7 @@ class Daemon:
         self.store = store
         self.sink = sink
         self.pipeline_factory = pipeline_factory
+        self._status_interval_given = status_interval_s
         self.status_interval_s = status_interval_s or config.mqtt.status_interval_s
         self.track_sessions = track_sessions
         self.history = history
@@ -433,6 +461,7 @@ class Daemon:
         self.isolate_faults = isolate_faults
         self.workers: dict[str, WearableWorker] = {}
         self._stop = asyncio.Event()
+        self._live = _LiveSet()
 
     def stop(self) -> None:
         """Ends the run gracefully (sources stop, the outbox drains, the sink disconnects)."""
@@ -444,21 +473,56 @@ class Daemon:
 
     def reconfigure(self, config: Config) -> None:
         """A reloaded config: new routine and session rules apply to the running trackers
-        (open sessions keep going); the rest takes a restart (``sensord.runner`` says so)."""
+        (open sessions keep going), the status interval to the status round and the activity
+        limit to the workers. Wearables come and go through ``add_wearable`` and
+        ``retire_wearable``."""
         self.config = config
+        self.status_interval_s = self._status_interval_given or config.mqtt.status_interval_s
         for worker in self.workers.values():
+            worker.activity_every_s = _activity_every_s(config)
             if worker.tracker is not None:
                 worker.tracker.reconfigure(config.routine, config.session)
 
+    def add_wearable(self, name: str, source: BlockSource, service: Service | None = None
+                     ) -> WearableWorker:
+        """Starts a wearable while the daemon runs (a reload added it): its ``service`` (the
+        link) and its worker join the task group. Call it with ``name`` configured."""
+        if self._live.group is None:
+            raise SensordError("the daemon is not running: cannot add a wearable now")
+        if service is not None:
+            self._live.start_service(service)
+        worker = self._worker(name, source)
+        self.workers[name] = worker
+        self._live.start_worker(worker)
+        return worker
+
+    async def retire_wearable(self, name: str, service: Service | None = None) -> None:
+        """Stops one wearable while the others go on (a reload removed or changed it): its
+        ``service`` stops (the link unsubscribes and disconnects), so its stream ends and its
+        worker stores what the pipeline held back and ends the open session (summary stored
+        and published, then ``offline``). Waits up to ``stop_grace_s``, then cancels."""
+        worker = self.workers.pop(name, None)
+        with self._live.holding():
+            tasks = [t for t in (self._live.worker_task(worker),
+                                 self._live.service_task(service)) if t is not None]
+            if service is not None:
+                service.stop()
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.stop_grace_s)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks)
+            if worker is not None:
+                worker.close()
+
     async def handle(self, device: str, command: str, args: Mapping[str, Any]) -> CommandResult:
-        """MQTT commands: start, stop, reset the workout session of ``device``."""
-        del args
+        """MQTT commands: start, stop, reset the workout session of ``device``; identify
+        (``args``: an optional ``duration_s``) makes the wearable show itself."""
         worker = self.workers.get(device)
         if worker is None or worker.ended:
             return CommandResult(False, f"{command}: {device} is not running")
         if command == "identify":
-            return CommandResult(False, "identify: this wearable's profile has no way to show "
-                                        "itself")
+            return await _identify(device, worker.source, args)
         return worker.command(command)
 
     def _worker(self, name: str, source: BlockSource) -> WearableWorker:
@@ -475,6 +539,7 @@ class Daemon:
             wearable, source, fresh(), self.store, self.sink, tracker=tracker,
             history=self.history, time_scale=self.time_scale,
             fresh_pipeline=fresh if self.isolate_faults else None,
+            activity_every_s=_activity_every_s(self.config),
         )
 
     async def run(
@@ -495,42 +560,40 @@ class Daemon:
             if ours is not None:
                 raise _first_leaf(ours) from failed
             raise
-        return RunSummary(
-            samples={w.name: w.samples for w in workers},
-            events={w.name: w.events for w in workers},
-            drained=drained, pending=self.store.pending_count(),
-            sessions={w.name: list(w.summaries) for w in workers},
-        )
+        return _summary(self._live.ever, drained, self.store.pending_count())
 
     async def _run(
         self, workers: Sequence[WearableWorker], services: Sequence[Service],
         drain_timeout_s: float, connect_wait_s: float,
     ) -> bool:
+        live = self._live
         async with asyncio.TaskGroup() as group:
+            live.group = group
             sink_task = group.create_task(self.sink.run(), name="sink")
-            service_tasks = [
-                group.create_task(_isolated(s.name, s.run), name=s.name) for s in services
-            ]
+            for service in services:
+                live.start_service(service)
             if connect_wait_s > 0 and not await self.sink.wait_connected(connect_wait_s):
                 log.warning("no broker after %.0f s: starting anyway, events wait in the outbox",
                             connect_wait_s)
             helpers = [
-                group.create_task(self._status_loop(workers), name="status"),
-                group.create_task(self._midnight_loop(workers), name="midnight"),
+                group.create_task(self._status_loop(), name="status"),
+                group.create_task(self._midnight_loop(), name="midnight"),
             ]
-            running = {
-                group.create_task(_isolated(f"wearable {w.name}", w.run),
-                                  name=f"wearable:{w.name}")
-                for w in workers
-            }
+            for worker in workers:
+                live.start_worker(worker)
             stop_wait = group.create_task(self._stop.wait(), name="stop-request")
-            while running and not self._stop.is_set():
-                done, _ = await asyncio.wait(
-                    [*running, stop_wait], return_when=asyncio.FIRST_COMPLETED
-                )
-                running -= done
+            while (live.workers or live.held) and not self._stop.is_set():
+                changed = group.create_task(live.changed.wait(), name="wearables-changed")
+                await asyncio.wait([*live.workers, stop_wait, changed],
+                                   return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                live.changed.clear()
+                live.workers = {t for t in live.workers if not t.done()}
+            live.group = None  # no wearable joins on the way out
+            running = list(live.workers)
+            service_tasks = list(live.services.values())
             # Streams end first (the links unsubscribe), so the workers finish their sessions.
-            for service in services:
+            for service in live.services:
                 service.stop()
             pending = [*running, *service_tasks]
             if pending:
@@ -538,18 +601,18 @@ class Daemon:
             for task in [*running, *service_tasks, *helpers, stop_wait]:
                 task.cancel()
             await asyncio.wait([*running, *service_tasks, *helpers, stop_wait])
-            for worker in workers:
+            for worker in self.workers.values():
                 worker.close()
             drained = await self.sink.drain(drain_timeout_s)
             self.sink.stop()
             await sink_task
         return drained
 
-    async def _status_loop(self, workers: Sequence[WearableWorker]) -> None:
+    async def _status_loop(self) -> None:
         next_status = 0.0
         while True:
             now = time.monotonic()
-            for worker in workers:
+            for worker in list(self.workers.values()):
                 worker.tick()
                 if not worker.ended and now >= next_status:
                     self.sink.set_status(worker.name, worker.status())
@@ -557,12 +620,95 @@ class Daemon:
                 next_status = now + self.status_interval_s
             await asyncio.sleep(min(1.0, self.status_interval_s))
 
-    async def _midnight_loop(self, workers: Sequence[WearableWorker]) -> None:
+    async def _midnight_loop(self) -> None:
         while True:
             await asyncio.sleep(seconds_to_local_midnight(datetime.now().astimezone()) + 1.0)
             log.info("local midnight: daily totals start again")
-            for worker in workers:
+            for worker in list(self.workers.values()):
                 self.sink.set_daily(self.store.daily_totals(worker.name))
+
+
+class _LiveSet:
+    """The tasks of a running daemon, so wearables can join and leave its task group.
+
+    ``workers``: the worker tasks still running (the run ends when none is left, unless a
+    change is ``held`` open: a wearable restarting alone must not end the run). ``ever``:
+    every worker that ran, for the summary.
+    """
+
+    def __init__(self) -> None:
+        self.group: asyncio.TaskGroup | None = None
+        self.workers: set[asyncio.Task[None]] = set()
+        self.services: dict[Service, asyncio.Task[None]] = {}
+        self.ever: list[WearableWorker] = []
+        self.held = 0
+        self.changed = asyncio.Event()
+        self._by_worker: dict[int, asyncio.Task[None]] = {}
+
+    def start_service(self, service: Service) -> None:
+        assert self.group is not None
+        self.services[service] = self.group.create_task(
+            _isolated(service.name, service.run), name=service.name)
+
+    def start_worker(self, worker: WearableWorker) -> None:
+        assert self.group is not None
+        task = self.group.create_task(_isolated(f"wearable {worker.name}", worker.run),
+                                      name=f"wearable:{worker.name}")
+        self.workers.add(task)
+        self.ever.append(worker)
+        self._by_worker[id(worker)] = task
+        self.changed.set()
+
+    def worker_task(self, worker: WearableWorker | None) -> asyncio.Task[None] | None:
+        return None if worker is None else self._by_worker.pop(id(worker), None)
+
+    def service_task(self, service: Service | None) -> asyncio.Task[None] | None:
+        return None if service is None else self.services.pop(service, None)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keeps the run going while a wearable is swapped, even if it was the last."""
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
+            self.changed.set()
+
+
+def _activity_every_s(config: Config) -> float:
+    """How often a worker rebuilds the live activity between events: as often as the sink
+    publishes it."""
+    return 1.0 / config.mqtt.activity_max_hz
+
+
+def _summary(workers: Sequence[WearableWorker], drained: bool, pending: int) -> RunSummary:
+    """The run's figures per wearable name (a wearable restarted by a reload counts once)."""
+    samples: dict[str, int] = {}
+    events: dict[str, int] = {}
+    sessions: dict[str, list[SessionSummary]] = {}
+    for worker in workers:
+        samples[worker.name] = samples.get(worker.name, 0) + worker.samples
+        events[worker.name] = events.get(worker.name, 0) + worker.events
+        sessions.setdefault(worker.name, []).extend(worker.summaries)
+    return RunSummary(samples=samples, events=events, drained=drained, pending=pending,
+                      sessions=sessions)
+
+
+async def _identify(device: str, source: BlockSource, args: Mapping[str, Any]) -> CommandResult:
+    """Asks ``device``'s wearable to show itself; the answer says how, or why not."""
+    if not isinstance(source, Identifiable):
+        return CommandResult(False, f"identify: {device} is a recording, not a wearable")
+    duration_s = args.get("duration_s", IDENTIFY_S)
+    low, high = IDENTIFY_LIMITS_S
+    if isinstance(duration_s, bool) or not isinstance(duration_s, int | float) or not (
+            low <= duration_s <= high):
+        return CommandResult(False, f"identify: duration_s must be a number of seconds from "
+                                    f"{low:g} to {high:g}")
+    try:
+        return CommandResult(True, await source.identify(float(duration_s)))
+    except LinkError as exc:
+        return CommandResult(False, f"identify: {exc}")
 
 
 async def _isolated(what: str, run: Callable[[], Any]) -> None:
@@ -615,7 +761,7 @@ def open_history(store: Store) -> History | None:
 
 
 __all__ = [
-    "BlockSource", "Daemon", "PipelineFactory", "PipelineLike", "RateMeter", "RecordingSource",
-    "RunSummary", "Service", "WearableWorker", "default_pipeline", "mqtt_sink", "open_history",
-    "open_store", "seconds_to_local_midnight",
+    "BlockSource", "Daemon", "Identifiable", "PipelineFactory", "PipelineLike", "RateMeter",
+    "RecordingSource", "RunSummary", "Service", "WearableWorker", "default_pipeline", "mqtt_sink",
+    "open_history", "open_store", "seconds_to_local_midnight",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -50,6 +51,7 @@ class Notifier:
         self._socket: socket.socket | None = None
         self._last_error: str | None = None
         self._last_status: str | None = None
+        self._stopping = False
 
     @property
     def enabled(self) -> bool:
@@ -76,7 +78,11 @@ class Notifier:
         return True
 
     def ready(self, status: str | None = None) -> bool:
-        """The daemon is up: config valid, broker and adapter reachable."""
+        """The daemon is up: config valid, broker and adapter reachable. Not after
+        ``stopping`` (a reload or the first health check ending during the stop must not tell
+        the manager the service is running again)."""
+        if self._stopping:
+            return False
         fields = ["READY=1"]
         if status is not None:
             fields.append(_status_field(status))
@@ -85,6 +91,8 @@ class Notifier:
 
     def status(self, text: str) -> bool:
         """A one-line human status (``systemctl status`` shows it); sent only when it changes."""
+        if self._stopping:
+            return False  # the stop's own status stays
         field = _status_field(text)
         if field == self._last_status:
             return True
@@ -95,12 +103,23 @@ class Notifier:
         """Tells the watchdog we are healthy (only call when WatchdogPolicy says so)."""
         return self.send("WATCHDOG=1")
 
-    def reloading(self) -> bool:
-        """A config reload began (SIGHUP); follow it with ``ready()`` when done."""
-        return self.send("RELOADING=1")
+    def reloading(self, monotonic_usec: int | None = None) -> bool:
+        """A config reload began (SIGHUP); follow it with ``ready()`` when done.
+
+        ``MONOTONIC_USEC`` (CLOCK_MONOTONIC in microseconds, now unless given) goes with it: systemd
+        253's ``Type=notify-reload`` requires it to tell this reload from an older one, and older
+        managers ignore it.
+        """
+        if self._stopping:
+            return False
+        if monotonic_usec is None:
+            monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={monotonic_usec}")
 
     def stopping(self, status: str | None = None) -> bool:
-        """Shutdown began."""
+        """Shutdown began (again with the final status): from here on the manager hears only
+        these and ``WATCHDOG=1``."""
+        self._stopping = True
         fields = ["STOPPING=1"]
         if status is not None:
             fields.append(_status_field(status))

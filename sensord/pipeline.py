@@ -29,8 +29,9 @@ from sensord.dsp.resample import GridChunk, Resampler, ResamplerStats
 from sensord.model import ActivityState, Event, ImuBlock, Placement, Side
 from sensord.routine import DEFAULT_ROUTINE, Routine
 
-#: Input is buffered until it spans this much time, then processed at once: small live blocks
-#: cost one pass per HOP_S instead of one per notification.
+#: Input is buffered until it spans this much time, then processed at once: small blocks cost
+#: one pass per HOP_S instead of one per block. The default for analysis and replay; the daemon
+#: sets ``PipelineConfig.hop_s`` to sensord.daemon.LIVE_HOP_S (0.05 s).
 HOP_S: Final = 0.3
 #: Large inputs are processed this many samples at a time: arrays that stay in cache are
 #: several times faster than one huge pass (and the result is the same either way).
@@ -50,6 +51,9 @@ class PipelineConfig:
     placement: Placement = "instep"
     side: Side | None = None
     routine: Routine = DEFAULT_ROUTINE
+    #: Buffer input until it spans this long before processing it (s); 0: process every block
+    #: as it comes. Events are the same either way, only when they come out changes.
+    hop_s: float = HOP_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,7 @@ class Pipeline:
         self._pending.append(block)
         if self._pending_from is None:
             self._pending_from = float(block.t_s[0])
-        if float(block.t_s[-1]) - self._pending_from < HOP_S:
+        if float(block.t_s[-1]) - self._pending_from < self.config.hop_s:
             return []
         return self._process()
 

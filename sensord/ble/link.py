@@ -11,6 +11,10 @@ the unsubscribes are always sent if the link is still up, then the client discon
 Consumers iterate the link (``async for block in link``) over a bounded drop-oldest queue and
 read ``health()`` for a frozen snapshot. The notification callback only copies the bytes and
 stamps the receive time; decoding happens in the link's task.
+
+``identify()`` makes a connected wearable show itself through its profile's identify writes;
+a device that keeps the indication as a setting (the Thingy:52 LED) gets its saved setting
+back after the duration, at teardown, or at the next connection if the link dropped first.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from sensord.config import BleConfig, WearableConfig
 from sensord.errors import DecodeError, LinkError
 from sensord.model import ImuBlock, LinkState
 from sensord.profiles import get_profile, normalise_uuid
-from sensord.profiles.base import Decoder, Profile
+from sensord.profiles.base import Decoder, IdentifyPlan, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +61,24 @@ STEP_TIMEOUT_S: Final = 5.0
 #: Extra time around bleak's own connect timeout, in case a backend does not honour it (s).
 CONNECT_SAFETY_S: Final = 10.0
 _GAP_LOG: Final = 100
+#: How long ``identify`` makes a wearable show itself unless told otherwise (s).
+IDENTIFY_S: Final = 5.0
 
 
 class LinkLostError(LinkError):
     """The connection dropped, or the stream went silent."""
+
+
+class IdentifyError(LinkError):
+    """The wearable cannot show itself now; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class _IdentifyEnd:
+    """An identify to end: the profile that started it and the setting read before it."""
+
+    profile: Profile
+    saved: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +164,10 @@ class WearableLink:
         self._session_samples = 0
         self._device_t0_s: float | None = None
         self._adapter_reachable = False
+        self._group: asyncio.TaskGroup | None = None
+        self._client: BleakClient | None = None
+        self._identify_end: _IdentifyEnd | None = None
+        self._identify_timer: asyncio.Task[None] | None = None
 
     # --- public ------------------------------------------------------------------------------
 
@@ -207,6 +229,7 @@ class WearableLink:
             if self._stop.is_set():
                 return
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 self._supervisor = group.create_task(
                     self._supervise(), name=f"link-{self.config.name}-supervise"
                 )
@@ -220,6 +243,82 @@ class WearableLink:
         self._stop.set()
         if self._supervisor is not None:
             self._supervisor.cancel()
+        if self._identify_timer is not None:
+            self._identify_timer.cancel()  # the teardown puts the setting back
+
+    async def identify(self, duration_s: float = IDENTIFY_S) -> str:
+        """Makes the connected wearable show itself for about ``duration_s`` seconds and says
+        how ("blinking its LED for 5 s"). ``IdentifyError`` says why not: not connected, a
+        profile with no way to, firmware without the characteristic, a failed write."""
+        name = self.config.name
+        client, profile = self._client, self._profile
+        if client is None or profile is None or not client.is_connected:
+            raise IdentifyError(f"{name} is not connected ({self._state})")
+        plan = profile.identify(duration_s)
+        if plan is None:
+            raise IdentifyError(
+                f"not supported by profile {profile.id}: {profile.identify_unsupported}"
+            )
+        for uuid in [w.char_uuid for w in plan.writes] + [plan.saved_uuid or ""]:
+            if uuid and client.services.get_characteristic(uuid) is None:
+                raise IdentifyError(
+                    f"{name} has no characteristic {uuid}, which profile {profile.id} "
+                    "identifies through (older firmware?)"
+                )
+        if plan.saved_uuid is not None and self._identify_end is None:
+            self._identify_end = _IdentifyEnd(profile, await self._read_saved(client, plan))
+        try:
+            for write in plan.writes:
+                async with asyncio.timeout(STEP_TIMEOUT_S):
+                    await client.write_gatt_char(
+                        write.char_uuid, write.data, response=write.response
+                    )
+        except (BleakError, TimeoutError) as exc:
+            raise IdentifyError(f"{name} refused the identify write: {exc}") from exc
+        if self._identify_end is not None and self._group is not None and (
+                self._client is client):  # not while the session tears down (it ends it)
+            if self._identify_timer is not None:
+                self._identify_timer.cancel()  # a second identify extends the first
+            self._identify_timer = self._group.create_task(
+                self._end_identify_after(client, plan.duration_s),
+                name=f"link-{name}-identify-end",
+            )
+        logger.info("wearable %s: identify, %s for %g s", name, plan.what, plan.duration_s)
+        return f"{plan.what} for {plan.duration_s:g} s"
+
+    async def _read_saved(self, client: BleakClient, plan: IdentifyPlan) -> bytes | None:
+        """The setting an identify will replace (None if unreadable: the profile then puts
+        back the device's default)."""
+        assert plan.saved_uuid is not None
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                return bytes(await client.read_gatt_char(plan.saved_uuid))
+        except (BleakError, TimeoutError) as exc:
+            logger.debug("wearable %s: reading %s failed: %s", self.config.name,
+                         plan.saved_uuid, exc)
+            return None
+
+    async def _end_identify_after(self, client: BleakClient, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._identify_timer = None
+        await self._end_identify(client)
+
+    async def _end_identify(self, client: BleakClient) -> None:
+        """Puts back what the wearable showed before an identify; kept for the next connection
+        when the link is down (the device stored the identify setting)."""
+        pending = self._identify_end
+        if pending is None or not client.is_connected:
+            return
+        self._identify_end = None
+        try:
+            for write in pending.profile.identify_end(pending.saved):
+                async with asyncio.timeout(STEP_TIMEOUT_S):
+                    await client.write_gatt_char(
+                        write.char_uuid, write.data, response=write.response
+                    )
+        except (BleakError, TimeoutError) as exc:
+            logger.warning("wearable %s: putting back its setting after identify failed: %s",
+                           self.config.name, exc)
 
     # --- the connection loop -----------------------------------------------------------------
 
@@ -302,6 +401,7 @@ class WearableLink:
         async with asyncio.timeout(self.config.connect_timeout_s + CONNECT_SAFETY_S):
             await client.connect()
         self._connects += 1
+        self._client = client
         subscribed: list[str] = []
         try:
             await self._read_device(client)
@@ -323,6 +423,7 @@ class WearableLink:
                     await client.write_gatt_char(
                         write.char_uuid, write.data, response=write.response
                     )
+            await self._end_identify(client)  # one the last connection could not end
             self._set_state(LinkState.STREAMING)
             self._last_error = None
             await self._pump(decoder, lost, rate_hz)
@@ -419,11 +520,16 @@ class WearableLink:
     async def _teardown(self, client: BleakClient, profile: Profile, subscribed: list[str]) -> None:
         """Stop writes and unsubscribes while the link is up (a wearable may leak subscription
         slots otherwise), then disconnect. Each step is bounded; failures are only logged."""
+        self._client = None  # no identify from here on
+        if self._identify_timer is not None:
+            self._identify_timer.cancel()
+            self._identify_timer = None
         if self._state is LinkState.STREAMING:
             # The stream is over already; a silent wearable can hold the steps below for
             # seconds, and nobody should read the link as streaming meanwhile.
             self._set_state(LinkState.BACKOFF)
         if client.is_connected:
+            await self._end_identify(client)
             for write in profile.stop():
                 try:
                     async with asyncio.timeout(STEP_TIMEOUT_S):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,9 @@ from sensord.cli.app import app
 from sensord.errors import InputError
 from sensord.model import PLACEMENTS, Event, Placement
 from sensord.pipeline import VISIBLE, Pipeline, PipelineConfig
-from sensord.recording import Recording, read_recording
-from sensord.report import TITLES, set_line, summarize_sets, timeline
+
+if TYPE_CHECKING:
+    from sensord.recording import Recording
 
 #: Samples per block when feeding the recording, as a wearable would (the result is the same
 #: for any block size; this keeps memory flat for long files).
@@ -53,6 +54,9 @@ def analyze(
              "pip install 'sensord[plot]').")] = None,
 ) -> None:
     """Count and time the exercises in a recording."""
+    # Imported here so that other commands (the daemon) do not carry them.
+    from sensord.recording import read_recording  # noqa: PLC0415
+
     recording = read_recording(file, lenient=lenient)
     where = _placement(placement, recording)
     events, pipeline = run_pipeline(recording, where)
@@ -71,6 +75,8 @@ def _print_summary(
     file: Path, recording: Recording, placement: Placement, events: list[Event],
     pipeline: Pipeline,
 ) -> None:
+    from sensord.report import TITLES, set_line, summarize_sets, timeline  # noqa: PLC0415
+
     block = recording.block
     duration = float(block.t_s[-1] - block.t_s[0]) if len(block) > 1 else 0.0
     rate = (len(block) - 1) / duration if duration > 0 else 0.0

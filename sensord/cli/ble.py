@@ -20,7 +20,6 @@ import typer
 from sensord.ble.adapter import parse_adapter
 from sensord.ble.health import LinkHealth
 from sensord.ble.link import LinkConfig
-from sensord.ble.record import RecordOptions, record
 from sensord.ble.scan import Target
 from sensord.ble.scan import scan as scan_wearables
 from sensord.cli.app import app
@@ -160,6 +159,8 @@ def record_command(
     )
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out} is a directory")
+    from sensord.ble.record import RecordOptions, record  # noqa: PLC0415 - not for the daemon
+
     options = RecordOptions(
         out=out, duration_s=duration, wait_s=wait,
         placement=placement or (configured.placement if configured else None),
@@ -239,4 +240,9 @@ def wearable_command(
                    f"--adapter bumble:tcp-client:{host}:{server.port}")
         sys.stdout.flush()
 
-    _run(serve(options, stop, ready), stop)
+    def identified(wearable: VirtualWearable) -> None:
+        typer.echo(f"wearable {wearable.name}: identify #{wearable.stats.identified} "
+                   f"({wearable.emulator.identify_note})")
+        sys.stdout.flush()
+
+    _run(serve(options, stop, ready, identified), stop)

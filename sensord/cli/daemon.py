@@ -1,6 +1,7 @@
 """``sensord run``, ``sensord status`` and ``sensord demo``: the daemon, its live view and the
 demo. Thin: options, logging and printing; the work is in sensord.runner, sensord.status and
-sensord.demo."""
+sensord.demo. The live view's modules (rich) are imported by the commands that print: the daemon
+does not carry them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from typer._click.core import ParameterSource
 
 from sensord.cli.app import app, configure_logging, is_debug
@@ -19,7 +19,6 @@ from sensord.config import Config, load_config
 from sensord.errors import InputError
 from sensord.runner import Runner, config_loader
 from sensord.sinks.broker import broker_settings
-from sensord.status import gather_snapshot, live
 
 __all__ = ["app", "demo", "run", "status"]
 
@@ -89,6 +88,10 @@ def status(  # noqa: PLR0917 - typer options
     )] = None,
 ) -> None:
     """The live view of the daemon, read from the broker (works against another host)."""
+    from rich.console import Console  # noqa: PLC0415 - not in the daemon's memory
+
+    from sensord.status import gather_snapshot, live  # noqa: PLC0415
+
     if as_json and not once:
         raise InputError("--json needs --once (the live view is for a terminal)")
     config = load_config(config_path)
@@ -131,6 +134,8 @@ def demo(
     )] = None,
 ) -> None:
     """A virtual wearable doing the routine, the daemon, a broker and the live view."""
+    from rich.console import Console  # noqa: PLC0415
+
     from sensord.demo import DemoOptions, run_demo  # noqa: PLC0415 - bumble is heavy
 
     if not is_debug(ctx):

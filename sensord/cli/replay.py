@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +15,10 @@ from sensord.config import Config, WearableConfig, load_config
 from sensord.daemon import Daemon, RecordingSource, mqtt_sink, open_store
 from sensord.errors import BrokerError, InputError
 from sensord.model import PLACEMENTS
-from sensord.recording import Recording, read_recording
 from sensord.sinks.base import NoCommands
+
+if TYPE_CHECKING:
+    from sensord.recording import Recording
 
 __all__ = ["app", "replay"]
 
@@ -78,6 +80,8 @@ def replay(
         raise InputError(f"--speed must be 0 or more, got {speed:g}")
     if placement is not None and placement not in PLACEMENTS:
         raise InputError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
+    from sensord.recording import read_recording  # noqa: PLC0415 - not for the daemon
+
     recording = read_recording(file, lenient=lenient)
     config = _wearable(load_config(config_path), device, recording, placement)
     store = open_store(config, str(store_path) if store_path is not None else None)

@@ -1,7 +1,8 @@
 """Operations commands: ``check-config``, ``history``, ``install-service``, ``diagnose``.
 
 Each command is thin glue: the work lives in sensord.config, sensord.history, sensord.install
-and sensord.diagnose, which know nothing about the terminal.
+and sensord.diagnose, which know nothing about the terminal. Those and rich are imported by the
+commands that use them, so the daemon (``sensord run``) does not carry them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from sensord.cli.app import app
 from sensord.config import (
@@ -26,11 +24,14 @@ from sensord.config import (
     load_config,
     unknown_env_variables,
 )
-from sensord.diagnose import anonymise, collect
 from sensord.errors import ConfigError, SensordError
-from sensord.history import DayTotal, History
-from sensord.install import WriteFile, apply, describe, plan_install
-from sensord.session import SessionSummary
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
+    from sensord.history import DayTotal
+    from sensord.session import SessionSummary
 
 __all__ = ["app", "config_summary", "daily_chart", "sessions_table"]
 
@@ -130,6 +131,8 @@ def _duration(seconds: float) -> str:
 
 def sessions_table(sessions: list[SessionSummary]) -> Table:
     """Past sessions, newest first, as a rich table."""
+    from rich.table import Table  # noqa: PLC0415 - see the module docstring
+
     table = Table(title="Workout sessions", title_justify="left")
     table.add_column("started")
     table.add_column("wearable")
@@ -152,6 +155,8 @@ def sessions_table(sessions: list[SessionSummary]) -> Table:
 
 def daily_chart(days: list[DayTotal]) -> Text:
     """A bar per day, coloured by exercise, scaled to the busiest day."""
+    from rich.text import Text  # noqa: PLC0415
+
     most = max((d.reps for d in days), default=0)
     text = Text()
     text.append("Reps per day\n", style="bold")
@@ -187,6 +192,10 @@ def history(
     )] = None,
 ) -> None:
     """Past workout sessions as a table and a per-day bar chart of reps."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from sensord.history import History  # noqa: PLC0415
+
     path = db if db is not None else database_path(load_config(config_path).store)
     if not path.exists():
         sessions: list[SessionSummary] = []
@@ -226,6 +235,8 @@ def install_service(
     )] = True,
 ) -> None:
     """Write the systemd unit, a starter config and the service user, and enable the unit."""
+    from sensord.install import WriteFile, apply, describe, plan_install  # noqa: PLC0415
+
     actions = plan_install(user=user, root=root, enable=enable)
     if dry_run:
         for line in describe(actions):
@@ -257,6 +268,8 @@ def diagnose(
     )] = None,
 ) -> None:
     """Versions, adapters, broker reachability and the config, with MAC addresses anonymised."""
+    from sensord.diagnose import anonymise, collect  # noqa: PLC0415
+
     lines: list[str] = []
     try:
         config = load_config(config_path)

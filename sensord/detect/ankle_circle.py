@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from sensord.dsp.frontend import Features
 from sensord.dsp.history import History, sliding_max, sum3, where_true
 from sensord.dsp.resample import GRID_DT_S
+from sensord.model import FloatArray
 
 GATE_FLOOR_RAD_S: Final = 0.25
 GATE_FRACTION: Final = 0.25
@@ -112,53 +113,20 @@ class CircleDetector:
         gyro = features.gyro_lp_rad_s
         v = gyro[:, 2] - 1j * gyro[:, 1]
         speed = np.abs(v)
-        # Recent peak speed (order statistic over a trailing window: exact for any split).
-        past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
-        joined = np.concatenate((past, speed))
-        if past.shape[0] == PEAK_WINDOW - 1:
-            peaks = sliding_max(joined, PEAK_WINDOW, self._gather)
-        elif joined.shape[0] >= PEAK_WINDOW:
-            peaks = sliding_max(joined, PEAK_WINDOW)
-            peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
-            peaks = peaks[past.shape[0]:]
-        else:
-            peaks = np.maximum.accumulate(joined)[past.shape[0]:]
-        gate = speed > np.maximum(GATE_FLOOR_RAD_S, GATE_FRACTION * peaks)
-        # Each sample turns from the last real (not bridged) one: across a short gap of lost
-        # packets the phase takes the shortest way, instead of following the interpolated
-        # chord (which may pass through zero speed and be gated out).
         valid = features.valid
-        n = len(features)
-        carried_v = self._prev_v if self._prev_v is not None else 0j
         valid_all = bool(valid.all())
-        if valid_all:
-            prev_v = np.concatenate(([carried_v], v[:-1]))
-            prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
-            active = gate & prev_gate
-            last_real = n - 1
+        if self._expected_step is None and not bool((speed > GATE_FLOOR_RAD_S).any()):
+            active = self._rest(v, valid, valid_all)
+            # The cumulative sum of no steps: the carried phase (+ 0.0 as that sum would add,
+            # which turns a -0.0 into 0.0).
+            phase = np.full(len(features), self._phase + 0.0)
         else:
-            last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
-            ref = np.concatenate(([-1], last_valid[:-1]))
-            prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
-            prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
-            active = valid & gate & prev_gate
-            last_real = int(last_valid[-1])
-        step = np.angle(v * np.conj(prev_v))
-        if self._expected_step is not None and valid.any():
-            # The first real sample after a break: of the phase steps the gap could hide (the
-            # measured one plus whole turns), take the one nearest the turning rate before it.
-            first = int(np.argmax(valid))
-            turns = round((self._expected_step - float(step[first])) / (2 * math.pi))
-            step[first] += 2 * math.pi * turns
-            active[first] = True
-            self._expected_step = None
-        phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
+            active, step = self._steps(h, v, speed, valid, valid_all)
+            phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
         self._phase = float(phase[-1])
-        if last_real >= 0:
-            self._prev_v = complex(v[last_real])
-            self._prev_gate = bool(gate[last_real])
         # A bridged gap does not end an episode by itself.
         alive = active if valid_all else active | ~valid
+        n = len(features)
         if alive.any():
             idx = np.arange(features.k0, features.k0 + n)
             last_active = np.maximum.accumulate(
@@ -179,6 +147,70 @@ class CircleDetector:
         keep_from = self._episode.ref if self._episode else self._scan
         h.trim(max(min(keep_from, h.k_end - PEAK_WINDOW), h.k_end - _KEEP))
         return circles
+
+    def _steps(
+        self, h: History, v: NDArray[np.complex128], speed: FloatArray,
+        valid: NDArray[np.bool_], valid_all: bool,
+    ) -> tuple[NDArray[np.bool_], FloatArray]:
+        """Which samples turn the phase (gated, from a gated real sample) and by how much."""
+        # Recent peak speed (order statistic over a trailing window: exact for any split).
+        past = h.get("speed", h.k_end - PEAK_WINDOW + 1, h.k_end)
+        joined = np.concatenate((past, speed))
+        if past.shape[0] == PEAK_WINDOW - 1:
+            peaks = sliding_max(joined, PEAK_WINDOW, self._gather)
+        elif joined.shape[0] >= PEAK_WINDOW:
+            peaks = sliding_max(joined, PEAK_WINDOW)
+            peaks = np.concatenate((np.maximum.accumulate(joined[: PEAK_WINDOW - 1]), peaks))
+            peaks = peaks[past.shape[0]:]
+        else:
+            peaks = np.maximum.accumulate(joined)[past.shape[0]:]
+        gate = speed > np.maximum(GATE_FLOOR_RAD_S, GATE_FRACTION * peaks)
+        # Each sample turns from the last real (not bridged) one: across a short gap of lost
+        # packets the phase takes the shortest way, instead of following the interpolated
+        # chord (which may pass through zero speed and be gated out).
+        n = v.shape[0]
+        carried_v = self._prev_v if self._prev_v is not None else 0j
+        if valid_all:
+            prev_v = np.concatenate(([carried_v], v[:-1]))
+            prev_gate = np.concatenate(([self._prev_gate], gate[:-1]))
+            active = gate & prev_gate
+            last_real = n - 1
+        else:
+            last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+            ref = np.concatenate(([-1], last_valid[:-1]))
+            prev_v = np.where(ref >= 0, v[np.maximum(ref, 0)], carried_v)
+            prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
+            active = valid & gate & prev_gate
+            last_real = int(last_valid[-1])
+        step: FloatArray = np.angle(v * np.conj(prev_v))
+        if self._expected_step is not None and valid.any():
+            # The first real sample after a break: of the phase steps the gap could hide (the
+            # measured one plus whole turns), take the one nearest the turning rate before it.
+            first = int(np.argmax(valid))
+            turns = round((self._expected_step - float(step[first])) / (2 * math.pi))
+            step[first] += 2 * math.pi * turns
+            active[first] = True
+            self._expected_step = None
+        if last_real >= 0:
+            self._prev_v = complex(v[last_real])
+            self._prev_gate = bool(gate[last_real])
+        return active, step
+
+    def _rest(
+        self, v: NDArray[np.complex128], valid: NDArray[np.bool_], valid_all: bool
+    ) -> NDArray[np.bool_]:
+        """``_steps`` of samples all at or below the gate's floor: none is gated, so none
+        turns the phase, and the peak speed is not needed (most of a day is spent so)."""
+        n = v.shape[0]
+        if valid_all:
+            last_real = n - 1
+        else:
+            real = where_true(valid)
+            last_real = int(real[-1]) if real.size else -1
+        if last_real >= 0:
+            self._prev_v = complex(v[last_real])
+            self._prev_gate = False
+        return np.zeros(n, dtype=bool)
 
     def _bridge(self, gap: int) -> bool:
         """Carries a running circle across a short break in the stream (lost packets).

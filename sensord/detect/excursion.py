@@ -11,6 +11,7 @@ return. Everything runs on the 50 Hz grid with decisions at fixed sample indices
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Final
@@ -23,7 +24,10 @@ from sensord.dsp.history import (
     History,
     RotationLog,
     median,
+    nanargmax,
+    nanmean,
     pitch_deg,
+    runs,
     sliding_extremes,
     sliding_range,
     where_true,
@@ -51,6 +55,7 @@ REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
 _FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
+_LEVEL_MARGIN_DEG: Final = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class PitchTrack:
         self._last: Features | None = None
         self._keep_from: dict[int, int] = {}
         self._readers: list[_Reader] = []
+        self._least_start_deg = math.inf  # the smallest start threshold of any reader
         self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}
 
     def update(self, features: Features) -> None:
@@ -172,6 +178,8 @@ class PitchTrack:
             # Nearly always: one estimate over the samples and their windows. Each sample's
             # pitch is then the front end's (through that estimate), and so is its window.
             pitch = h.get("own", lo - span, hi)
+            if self._too_level(pitch):
+                return
             own = pitch[span:]
             top, bottom = sliding_extremes(
                 pitch[:n + BASELINE_LEN - 1], BASELINE_LEN, self._gather)
@@ -215,6 +223,14 @@ class PitchTrack:
             own, top, bottom = whole
         self._candidates(lo, own, top, bottom, calm)
 
+    def _too_level(self, pitch: FloatArray) -> bool:
+        """Whether the pitch over the samples and all their windows spans less than any
+        reader's start threshold: then no sample is that far beyond its window's extremes (the
+        usual case while the foot rests). The margin is far above rounding; a NaN never passes.
+        """
+        spread = float(np.maximum.reduce(pitch)) - float(np.minimum.reduce(pitch))
+        return spread < self._least_start_deg - _LEVEL_MARGIN_DEG
+
     def _candidates(
         self, lo: int, own: FloatArray, top: FloatArray, bottom: FloatArray,
         calm: NDArray[np.bool_],
@@ -233,9 +249,18 @@ class PitchTrack:
             if found.size:
                 reader.found.extend((found + lo).tolist())
 
+    def pitch(self, lo: int, hi: int, rotation: FloatArray) -> FloatArray:
+        """Pitch over ``[lo, hi)`` through ``rotation``. Where that is the estimate the front end
+        used over the whole stretch, its own pitch is these very numbers (the same products
+        and arctangent), already computed: a view of it, instead of computing them again."""
+        if self.rotations.only(lo, hi) is rotation:
+            return self.history.get("own", lo, hi)
+        return pitch_deg(self.history.get("up", lo, hi), rotation)
+
     def register(self, reader: object, start_deg: float, direction: int) -> _Reader:
         """Adds a reader: nothing is forgotten before it says how far back it looks."""
         self._keep_from[id(reader)] = self.history.k_start
+        self._least_start_deg = min(self._least_start_deg, start_deg)
         spec = _Reader(start_deg, direction)
         self._readers.append(spec)
         return spec
@@ -314,6 +339,8 @@ class ExcursionDetector:
         rotation = self._open.rotation
         h = self._history
         hi = min(hi, h.k_end)
+        if self._rotations.only(lo, hi) is rotation:
+            return h.get("own", lo, hi)  # the front end's own pitch (see PitchTrack.pitch)
         known = self._cache_lo + self._cache.shape[0]
         if (rotation is not self._cache_rotation or lo < self._cache_lo or known < lo
                 or known < h.k_start or lo - self._cache_lo > _CACHE_RESTART):
@@ -385,7 +412,7 @@ class ExcursionDetector:
         stop = min(hi, back.end + TURN_WINDOW)
         if stop <= lo:
             return None
-        pitch = pitch_deg(self._history.get("up", back.end, stop), back.rotation)
+        pitch = self._track.pitch(back.end, stop, back.rotation)
         into = self.direction * (pitch - back.home)  # how far into a rep, from home
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
@@ -396,6 +423,12 @@ class ExcursionDetector:
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
         h = self._history
+        found = self._reader.found
+        if self._back is None and (not found or found[-1] < self._scan):
+            # No candidate left and no return to turn around from (most of the time): the
+            # search below would pass every sample without a start.
+            self._scan = max(self._scan, h.k_end)
+            return False
         while self._scan < h.k_end:
             lo = self._scan
             hi = min(h.k_end, lo + SPAN)
@@ -435,7 +468,7 @@ class ExcursionDetector:
         # order statistics are exact, so the level cannot depend on how many samples are
         # evaluated at once), all candidates at once.
         first, last = lo + int(candidates[0]), lo + int(candidates[-1])
-        pitch = pitch_deg(h.get("up", first - span, last + 1), rotation)
+        pitch = self._track.pitch(first - span, last + 1, rotation)
         at = candidates - (first - lo)
         windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
         levels = np.partition(windows, middle, axis=1)[:, middle]
@@ -444,7 +477,7 @@ class ExcursionDetector:
         if not leaves.size:
             return None
         start = first + int(at[leaves[0]])
-        roll = float(np.nanmean(h.get("roll", start - span, start - BASELINE_LAG)))
+        roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
         self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
         self._back = None
         return start
@@ -495,7 +528,7 @@ class ExcursionDetector:
             # passed: look again from where the pitch first held still.
             opened = self._open.opened
             passed = self._pitch(opened, start + at)
-            steady = np.flatnonzero(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
+            steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
                 passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
             self._open = None
             self._scan = opened + int(steady[0]) + PLATEAU_LEN if steady.size else start + at
@@ -539,12 +572,13 @@ class ExcursionDetector:
             amplitude = np.fmax.accumulate(np.concatenate(([self._ends_peak], beyond)))[1:]
         else:
             amplitude = np.fmax.accumulate(beyond)
-        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, self.end_fraction * amplitude))
+        share = self.end_fraction * amplitude
+        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
         # A return is seen on real samples: a dip of a small hold across samples bridged over
         # lost packets is not the foot coming home.
         first = self._open.start + done
         seen = self._history.get("valid", first, first + pitch.shape[0]) > 0.5
-        back = (distance < np.maximum(self.end_deg, self.end_fraction * amplitude)) & (
+        back = (distance < np.maximum(self.end_deg, share)) & (
             amplitude >= self.min_amplitude_deg) & seen
         # Dropped back below the start threshold without reaching the minimum amplitude.
         small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
@@ -574,6 +608,12 @@ class ExcursionDetector:
         """
         assert self._open is not None
         if limit < 2 * PLATEAU_LEN:
+            return False
+        # Plateau levels lie within the pitch's range, so no jump between two of them can be
+        # REANCHOR_MIN_DEG where the range is not (most excursions followed are small; a NaN
+        # fails the test and goes on).
+        seen = pitch[:limit]
+        if float(np.maximum.reduce(seen)) - float(np.minimum.reduce(seen)) <= REANCHOR_MIN_DEG:
             return False
         # Which windows are steady, and the plateaus' levels, are kept for the open excursion
         # as it grows (they depend on its samples only).
@@ -618,7 +658,7 @@ class ExcursionDetector:
         baseline = self._open.baseline
         pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = int(np.nanargmax(np.abs(offset)))
+        peak = nanargmax(np.abs(offset))
         amplitude = float(offset[peak])
         deep = np.abs(offset) >= 0.7 * abs(amplitude)
         plateau = median(pitch[deep])
@@ -629,9 +669,7 @@ class ExcursionDetector:
         # Unknown samples (a short gap) inside the plateau count as held.
         near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
         # Longest run of samples near the plateau.
-        edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
-        run_starts = where_true(edges == 1)
-        run_ends = where_true(edges == -1)
+        run_starts, run_ends = runs(near)
         if run_starts.size:
             best = int(np.argmax(run_ends - run_starts))
             hold_lo, hold_hi = int(run_starts[best]), int(run_ends[best])
@@ -639,8 +677,8 @@ class ExcursionDetector:
             hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(pitch_deg(
-            h.get("up", start - BASELINE_LAG, start), self._open.rotation) - baseline)
+        before = np.abs(
+            self._track.pitch(start - BASELINE_LAG, start, self._open.rotation) - baseline)
         calm = where_true(before < self.start_deg / 3.0)
         t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
@@ -655,6 +693,6 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=float(np.sqrt(np.nanmean(tremor))) if np.isfinite(tremor).any() else 0.0,
+            tremor_rad_s=math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0,
             valid=valid,
         )

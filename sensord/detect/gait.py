@@ -12,6 +12,7 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Final
 
@@ -19,7 +20,15 @@ import numpy as np
 
 from sensord.detect.base import Stride, StrideKind
 from sensord.dsp.frontend import Features
-from sensord.dsp.history import History, RotationLog, median, pitch_deg
+from sensord.dsp.history import (
+    History,
+    RotationLog,
+    median,
+    pitch_deg,
+    runs,
+    sum3,
+    where_true,
+)
 from sensord.dsp.resample import GRID_DT_S
 from sensord.model import FloatArray
 
@@ -91,13 +100,18 @@ class GaitDetector:
         # strapdown integration starts.
         self._last_rest: int | None = None
         self._last_contact: int | None = None
-        # The last sample turning faster than any swing cue needs (absolute): a window with
-        # none has no candidate, so the scan can be skipped (much of a day is still).
+        # The last sample turning as fast as any swing cue needs (absolute): a window with
+        # none has no candidate, so the scan can be skipped (much of a day is still, and the
+        # slow movements of the routine stay below a swing lobe's peak).
         self._last_motion = -(10**9)
+        # No scan can decide a landing before the samples reach this absolute index (see
+        # ``_scan``): scans before it are skipped.
+        self._next_decision = -(10**9)
 
     def reset(self) -> None:
         self._history = History(keep=200)
         self._decided = 0
+        self._next_decision = -(10**9)
         self._rotations.reset()
         self._last_rest = None
         self._last_contact = None
@@ -119,9 +133,10 @@ class GaitDetector:
             strides = self.finish()
             self._history.reset(features.k0)
             self._decided = features.k0
+            self._next_decision = -(10**9)
         gyro = features.gyro_rad_s
         speed = np.sqrt(np.einsum("ij,ij->i", gyro, gyro))
-        moving = np.flatnonzero(speed >= SWING_ON_RAD_S)
+        moving = where_true(speed >= SWING_PEAK_RAD_S)
         if moving.size:
             self._last_motion = features.k0 + int(moving[-1])
         self._history.append(
@@ -129,13 +144,16 @@ class GaitDetector:
             ml=gyro[:, 1],
             speed=speed,
             up_sensor=features.up_sensor,
+            pitch=features.pitch_deg,
             acc=features.acc_m_s2,
             gyro=gyro,
             force=features.acc_norm_m_s2,
-            valid=features.valid.astype(np.float64),
+            valid=features.valid,  # stored as 0.0 and 1.0
         )
         self._rotations.extend(features.rotations)
-        strides.extend(self._scan())
+        if self._history.k_end >= self._next_decision:
+            # Scanning earlier would decide nothing (and a later scan decides the same).
+            strides.extend(self._scan())
         # Keep a margin before the scan point: impacts are sought a few samples before contact.
         keep = min(self._decided - LOOK_BACK - 2 * IMPACT_SEARCH, self._history.k_end - 100)
         if self._last_rest is not None:
@@ -165,16 +183,18 @@ class GaitDetector:
         if n < (MIN_LOBE + 2 if final else DECIDE_AFTER + MIN_LOBE):
             return []
         if self._last_motion < lo:
-            # Nothing in the window turns fast enough for a swing lobe (|ml| > SWING_ON) or a
-            # fast swing: no candidate, so decide it all as the scan below would.
+            # Nothing in the window turns fast enough for a swing lobe (its peak reaches
+            # SWING_PEAK) or a fast swing (faster still): no candidate, so decide it all as the
+            # scan below would.
             first_new = self._decided - lo
             decided = h.k_end - lo if final else max(first_new, n - PARTNER_HORIZON)
             self._decided = max(self._decided, lo + decided)
+            self._next_decision = h.k_end - DECIDE_AFTER + PARTNER_HORIZON
             return []
         ml = h.get("ml", lo, h.k_end)
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
-        calm_runs = np.flatnonzero(low[:-2] & low[1:-1] & low[2:])
+        calm_runs = where_true(low[:-2] & low[1:-1] & low[2:])
         lobe = self._lobe_contacts(ml, speed, n, final=final)
         rest = self._rest_contacts(speed, n, final=final)
         first_new = self._decided - lo
@@ -185,6 +205,7 @@ class GaitDetector:
                 by_contact.setdefault(c[0], c)
         candidates = [by_contact[i] for i in sorted(by_contact)]
         strides: list[Stride] = []
+        waiting = n  # the first contact left waiting for its partner horizon (none: n)
         used = -1
         # Everything before ``decided`` is final: processed, or consumed as a partner.
         consumed = first_new
@@ -199,6 +220,7 @@ class GaitDetector:
                 # other cue: wait until any such partner would be known. (Contacts before
                 # n - PARTNER_HORIZON are all listed by now; later ones may not be yet.)
                 decided = max(consumed, min(i, n - PARTNER_HORIZON))
+                waiting = i
                 break
             if self._last_contact is not None and lo + i - self._last_contact < MIN_STRIDE:
                 continue  # the landing's own aftershock, not another stride
@@ -240,6 +262,13 @@ class GaitDetector:
             strides.append(stride)
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
+        if not final:
+            # Every landing left is a contact waiting here, or one of a swing not decidable
+            # yet, whose contact comes DECIDE_AFTER or less before the end of the samples (a
+            # swing in progress or still to come, later). None is decided before its partner
+            # horizon has passed, so scans until then decide nothing: skipping them changes
+            # nothing, as a larger block of samples would not.
+            self._next_decision = lo + min(waiting, n - DECIDE_AFTER) + PARTNER_HORIZON
         return strides
 
     def _lobe_contacts(
@@ -247,11 +276,8 @@ class GaitDetector:
     ) -> list[tuple[int, int, int, str]]:
         """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), up to
         the first swing that cannot be decided yet (``final``: on whatever samples follow)."""
-        swinging = ml < -SWING_ON_RAD_S
-        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)  # first sample after each lobe (n: still running)
-        crossings = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
+        starts, ends = runs(ml < -SWING_ON_RAD_S)  # an end n: the lobe is still running
+        crossings = where_true((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
         at = np.searchsorted(crossings, ends - 1)
         out: list[tuple[int, int, int, str]] = []
         group = 0
@@ -281,13 +307,10 @@ class GaitDetector:
         """Forefoot contacts: a fast swing (any axis) that comes to rest. Same shape as
         ``_lobe_contacts``; the contact sample is the one before the speed drops below
         REST_SPEED_RAD_S."""
-        fast = speed > FAST_SWING_RAD_S
-        edges = np.diff(np.concatenate(([0], fast.astype(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
+        starts, ends = runs(speed > FAST_SWING_RAD_S)
         # Coming to rest means staying slow: three slow samples in a row.
         below = speed < REST_SPEED_RAD_S
-        slow = np.flatnonzero(below[:-2] & below[1:-1] & below[2:])
+        slow = where_true(below[:-2] & below[1:-1] & below[2:])
         out: list[tuple[int, int, int, str]] = []
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             if start == 0 or end - start > MAX_LOBE:
@@ -340,9 +363,7 @@ class GaitDetector:
         """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
         ``i`` may have touched: a few samples before the end of its swing lobe's longest run
         (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
-        swinging = self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S
-        edges = np.diff(np.concatenate(([0], swinging.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        starts, ends = runs(self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S)
         lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
         return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
@@ -352,27 +373,25 @@ class GaitDetector:
         Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation
         levelled on the first sample's gravity and carried by the gyro step by step, specific
         force rotated to the world and gravity removed, velocity integrated and its drift removed
-        so it ends at zero, then height. A Python loop, but only for tiptoe candidates.
+        so it ends at zero, then height. Only the world-vertical row of the orientation is
+        needed. A Python loop, but only for tiptoe candidates, and on plain floats: a numpy call
+        per step would cost several times more than its nine products.
         """
         acc = self._history.get("acc", first, last)
-        gyro = self._history.get("gyro", first, last)
-        if acc.shape[0] < 5:
+        n = acc.shape[0]
+        if n < 5:
             return 0.0
-        up = acc[0] / np.linalg.norm(acc[0])
-        axis = np.cross(up, (0.0, 0.0, 1.0))
-        size = float(np.linalg.norm(axis))
-        angle = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
-        orientation = _rotation(axis / size * angle) if size > 1e-9 else np.eye(3)
-        steps = _rotations(gyro * GRID_DT_S)
-        # Only the world-vertical row of the orientation is needed: carry it step by step.
-        up_row = orientation[2]
-        rows = np.empty_like(acc)
-        for k in range(acc.shape[0]):
-            rows[k] = up_row
-            up_row = up_row @ steps[k]
-        vertical = np.einsum("ij,ij->i", rows, acc) - GRAVITY_M_S2
+        x, y, z = _level_row(acc[0])
+        rows: list[float] = []  # flat (x, y, z, x, ...): cheaper to build and to convert
+        add = rows.extend
+        steps = _rotations(self._history.get("gyro", first, last) * GRID_DT_S)
+        for a, b, c, d, e, f, g, h, i in steps.tolist():
+            add((x, y, z))
+            # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]].
+            x, y, z = x * a + y * d + z * g, x * b + y * e + z * h, x * c + y * f + z * i
+        vertical = sum3(np.array(rows).reshape(n, 3) * acc) - GRAVITY_M_S2
         velocity = np.cumsum(vertical) * GRID_DT_S
-        velocity -= np.linspace(0.0, 1.0, velocity.shape[0]) * velocity[-1]
+        velocity -= np.arange(n) * (velocity[-1] / (n - 1))
         return float(velocity.sum() * GRID_DT_S)
 
     def _stride(  # noqa: PLR0917 - indices of one stride, all needed
@@ -386,7 +405,12 @@ class GaitDetector:
         # have just learned the flat pose from the standing before this walk).
         end = min(stance_start + STANCE_PITCH_WINDOW, horizon)
         rotation = self._rotations.at(lo + horizon - 1)
-        pitch = pitch_deg(self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
+        if self._rotations.only(lo + stance_start, lo + end) is rotation:
+            # The estimate the front end used throughout: its own pitch is these numbers.
+            pitch = self._history.get("pitch", lo + stance_start, lo + end)
+        else:
+            pitch = pitch_deg(
+                self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
         calm = pitch[speed[stance_start:end] < STANCE_RAD_S]
         stance_pitch = median(calm if calm.size else pitch)
         # Pitch at contact: the stance pitch minus the rotation between contact and stance.
@@ -421,30 +445,34 @@ class GaitDetector:
 
 
 
-def _rotation(vector: FloatArray) -> FloatArray:
-    """The rotation matrix of a rotation vector (Rodrigues)."""
-    angle = float(np.linalg.norm(vector))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = vector / angle
-    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    result: FloatArray = np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * (
-        cross @ cross)
-    return result
+def _level_row(up: FloatArray) -> tuple[float, float, float]:
+    """The world-vertical row of the rotation that levels specific force ``up`` onto +z.
+
+    That rotation (about ``up x z``) maps ``up`` to z, so its z row is ``up`` normalised. When
+    ``up x z`` is too short to give an axis the rotation is taken as the identity.
+    """
+    ux, uy, uz = up.tolist()
+    norm = math.sqrt(ux * ux + uy * uy + uz * uz)
+    ux, uy, uz = ux / norm, uy / norm, uz / norm
+    if math.sqrt(ux * ux + uy * uy) <= 1e-9:
+        return 0.0, 0.0, 1.0
+    return ux, uy, uz
 
 
 def _rotations(vectors: FloatArray) -> FloatArray:
-    """Rotation matrices (n, 3, 3) of rotation vectors (n, 3), all at once (Rodrigues)."""
-    angle = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-    safe = np.where(angle > 1e-12, angle, 1.0)
-    k = vectors / safe[:, None]
-    zero = np.zeros_like(angle)
-    cross = np.stack((
-        np.stack((zero, -k[:, 2], k[:, 1]), axis=1),
-        np.stack((k[:, 2], zero, -k[:, 0]), axis=1),
-        np.stack((-k[:, 1], k[:, 0], zero), axis=1),
-    ), axis=1)
-    sin = np.sin(angle)[:, None, None]
-    cos = np.cos(angle)[:, None, None]
-    result: FloatArray = np.eye(3) + sin * cross + (1.0 - cos) * (cross @ cross)
-    return result
+    """Rotation matrices of rotation vectors (n, 3), row-major flattened to (n, 9) (Rodrigues:
+    ``cos I + sin K + (1 - cos) k k^T`` for the unit axis ``k``, entry by entry, which is
+    several times faster on short arrays than stacking the matrices)."""
+    angle = np.sqrt(sum3(vectors * vectors))
+    k = vectors / np.where(angle > 1e-12, angle, 1.0)[:, None]
+    s, c = np.sin(angle), np.cos(angle)
+    t = 1.0 - c
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    tx, ty, tz = t * kx, t * ky, t * kz
+    sx, sy, sz = s * kx, s * ky, s * kz
+    txy, txz, tyz = tx * ky, tx * kz, ty * kz
+    m = np.empty((vectors.shape[0], 9))
+    m[:, 0], m[:, 1], m[:, 2] = c + tx * kx, txy - sz, txz + sy
+    m[:, 3], m[:, 4], m[:, 5] = txy + sz, c + ty * ky, tyz - sx
+    m[:, 6], m[:, 7], m[:, 8] = txz - sy, tyz + sx, c + tz * kz
+    return m

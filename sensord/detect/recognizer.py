@@ -3,11 +3,14 @@
 Method (the notes' segmentation stage): detectors run all the time and propose candidates; a set
 of an exercise opens only after a few consistent candidates in a row (two flexions, three
 presses, two circles the same way, one tiptoe bout), and then the reps already seen are counted
-retroactively. Everything else (walking, stairs, tapping, fidgeting, a swinging leg) stays in the
-"other" state and produces no reps. A set ends after its exercise's idle time, when another
-exercise opens, or when walking starts; its ``set`` event reports reps against the routine's
-target. Inputs are processed in order of the sample time at which they became certain, with
-timeouts in between, so the events do not depend on how samples were split into blocks.
+retroactively. A circle that is unmistakable on its own (a smooth, round, full turn of exercise
+size and pace, which everyday movement never made in the simulated sessions) opens its set at
+once, so it is not held back until the next one. Everything else (walking, stairs, tapping,
+fidgeting, a swinging leg) stays in the "other" state and produces no reps. A set ends after
+its exercise's idle time, when another exercise opens (or the other circle direction), or when
+walking starts; its ``set`` event reports reps against the routine's target. Inputs are
+processed in order of the sample time at which they became certain, with timeouts in between,
+so the events do not depend on how samples were split into blocks.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ OPEN_HOLD_S: Final = {"plantar_flexion": 1.0, "toe_press": 1.5}
 MAX_PENDING: Final = 6
 CIRCLE_MIN_SIZE_DEG: Final = 8.0
 CIRCLE_MIN_ASPECT: Final = 0.12
+#: A circle this clear opens its set alone (measured on simulated sessions: exercise circles are
+#: 14.6-47 degrees, aspect 0.35-0.99, 0.64-2.7 s; everyday movement made no valid circle of 8
+#: degrees or more, its turns are walking or longer than 5 s).
+CLEAR_CIRCLE_SIZE_DEG: Final = (14.0, 60.0)
+CLEAR_CIRCLE_MIN_ASPECT: Final = 0.3
+CLEAR_CIRCLE_MAX_S: Final = 3.5
 PRESS_AMPLITUDE_RATIO: Final = 3.0
 WALK_STEPS_TO_ANNOUNCE: Final = 3
 WALK_IDLE_S: Final = 5.0
@@ -135,7 +144,8 @@ class Recognizer:
         needed = OPEN_HOLD_S.get(exercise, 0.0)
         convincing = [
             c for c in run if not isinstance(c, RepCandidate) or (c.hold_s or 0.0) >= needed]
-        if len(convincing) < OPEN_COUNT[exercise]:
+        clear = isinstance(run[-1], Circle) and _clear_circle(run[-1])
+        if len(convincing) < OPEN_COUNT[exercise] and not clear:
             self._pending[key] = run[-MAX_PENDING:]
             return []
         self._pending = {}
@@ -282,3 +292,13 @@ class Recognizer:
             type="rep", exercise="toe_walk", t_start=news.t_start, t_end=news.t,
             steps=news.steps,
         )
+
+
+def _clear_circle(circle: Circle) -> bool:
+    """A full, smooth, round turn of exercise size and pace: enough alone to open a set."""
+    low, high = CLEAR_CIRCLE_SIZE_DEG
+    return (
+        circle.valid and low <= circle.size_deg <= high
+        and circle.aspect >= CLEAR_CIRCLE_MIN_ASPECT
+        and circle.t_end - circle.t_start <= CLEAR_CIRCLE_MAX_S
+    )

@@ -56,6 +56,8 @@ _VALID: Final = 12
 _FAST: Final = 13
 _IMPACT: Final = 14
 _CHANNELS: Final = 15
+#: The thresholds of the _FAST and _IMPACT flags, in that (channel) order.
+_FAST_IMPACT: Final = np.array((FAST_RAD_S, IMPACT_M_S2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +142,16 @@ class FrontEnd:
         values = np.empty((len(chunk), _CHANNELS))
         values[:, _ACC] = acc
         values[:, _GYRO] = gyro
-        np.multiply(acc, acc, out=values[:, _ACC2])
-        np.multiply(gyro, gyro, out=values[:, _GYRO2])
+        both = values[:, _ACC.start:_GYRO.stop]
+        np.multiply(both, both, out=values[:, _ACC2.start:_GYRO2.stop])
         values[:, _VALID] = chunk.valid
-        # |gyro| and |acc| as np.linalg.norm computes them (the same sums of the same squares).
-        values[:, _FAST] = np.sqrt(sum3(values[:, _GYRO2])) > FAST_RAD_S
-        values[:, _IMPACT] = np.sqrt(sum3(values[:, _ACC2])) > IMPACT_M_S2
+        # |gyro| and |acc| as np.linalg.norm computes them (the same sums of the same squares),
+        # both at once: columns (x, y, z) of the squared gyro and acc, stepping back by 3.
+        norms = np.sqrt(
+            values[:, _GYRO2.start:_ACC2.start - 1:-3]
+            + values[:, _GYRO2.start + 1:_ACC2.start:-3]
+            + values[:, _GYRO2.start + 2:_ACC2.start + 1:-3])
+        np.greater(norms, _FAST_IMPACT, out=values[:, _FAST:_IMPACT + 1])
         self._sums.append(values)
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
@@ -169,8 +175,8 @@ class FrontEnd:
         hi = min(hi, self._sums.k_end)
         if hi <= lo:
             return False
-        counts = self._sums.range_sums(np.array([lo]), np.array([hi]))[0]
-        return bool(counts[_FAST] >= GAIT_MIN_FAST and counts[_IMPACT] >= GAIT_MIN_IMPACTS)
+        return self._gait_counts_reached(
+            self._sums.cumulative_at(hi) - self._sums.cumulative_at(lo))
 
     def _start_still_run(self, start: int) -> None:
         self._run_start = start
@@ -196,7 +202,10 @@ class FrontEnd:
         deadline = pending.end + GAIT_WINDOW
         first = max(lo, pending.end + 1)
         last = min(stop, deadline)
-        if last > first:
+        # The counts only grow with the index: none is reached in the range unless both are
+        # at its end (the usual case is a still period with no gait after it).
+        if last > first and self._gait_counts_reached(
+                self._sums.cumulative_at(last - 1) - pending.sums_at_end):
             counts = self._sums.cumulative(first, last) - pending.sums_at_end
             hit = where_true(
                 (counts[:, _FAST] >= GAIT_MIN_FAST) & (counts[:, _IMPACT] >= GAIT_MIN_IMPACTS))
@@ -204,24 +213,29 @@ class FrontEnd:
                 return first + int(hit[0]), True
         return deadline, False
 
+    @staticmethod
+    def _gait_counts_reached(counts: FloatArray) -> bool:
+        return bool(counts[_FAST] >= GAIT_MIN_FAST and counts[_IMPACT] >= GAIT_MIN_IMPACTS)
+
     def _features(self, first: int, stop: int) -> Features:
         """Features of the centre indices ``[first, stop)``."""
         sums = self._sums
         n = stop - first
-        rest = sums.window_run(first, n, REST_HALF, _VALID + 1) / (2 * REST_HALF + 1)
-        gyro_var = sum3(rest[:, _GYRO2] - rest[:, _GYRO] ** 2)
-        acc_var = sum3(rest[:, _ACC2] - rest[:, _ACC] ** 2)
-        rest_acc = rest[:, _ACC]
-        acc_mean_norm = np.sqrt(sum3(rest_acc * rest_acc))
+        rest = sums.window_run(first, n, REST_HALF, 0, _VALID + 1) / (2 * REST_HALF + 1)
+        # Squared means of acc and gyro, then variances per axis (mean square minus squared
+        # mean), six channels per call; summed over the axes of each sensor below.
+        squared = rest[:, _ACC.start:_GYRO.stop] ** 2
+        var = rest[:, _ACC2.start:_GYRO2.stop] - squared
+        acc_mean_norm = np.sqrt(sum3(squared[:, _ACC]))
         still = (
-            (gyro_var < REST_GYRO_VAR)
-            & (acc_var < REST_ACC_VAR)
+            (sum3(var[:, _GYRO]) < REST_GYRO_VAR)
+            & (sum3(var[:, _ACC]) < REST_ACC_VAR)
             & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
             & (rest[:, _VALID] > 0.999)
         )
         raw = sums.run(first, n)
-        tilt = sums.window_run(first, n, TILT_HALF, _ACC.stop)[:, _ACC] / (2 * TILT_HALF + 1)
-        gyro_lp = sums.window_run(first, n, GYRO_HALF, _GYRO.stop)[:, _GYRO] / (
+        tilt = sums.window_run(first, n, TILT_HALF, _ACC.start, _ACC.stop) / (2 * TILT_HALF + 1)
+        gyro_lp = sums.window_run(first, n, GYRO_HALF, _GYRO.start, _GYRO.stop) / (
             2 * GYRO_HALF + 1)
 
         # Still runs: where they start and end among these centres (most blocks have none).
@@ -247,8 +261,10 @@ class FrontEnd:
                     self._run_start = int(run_start[i - 1]) if i > 0 else self._run_start
                     self._finish_still_run(first + i)
             self._run_start = int(run_start[-1])
+        elif was_still:
+            bias = self._bias_resting(first, still)
         else:
-            bias = self._bias_for(first, still, None)
+            bias = self._bias  # no rest among these samples: the bias is held
         self._was_still = bool(still[-1])
         gyro_raw = raw[:, _GYRO] - bias
 
@@ -328,6 +344,20 @@ class FrontEnd:
         else:
             self.mounting.add_fast(swing_gyro[a:b], acc[a:b])
 
+    def _bias_resting(self, first: int, still: NDArray[np.bool_]) -> FloatArray:
+        """``_bias_for`` when every sample goes on with the current still run (the usual case
+        at rest). Once the run is 5 s long every mean is over the same number of samples
+        before it: equal windows, summed from slices instead of index arrays."""
+        n = still.shape[0]
+        hi = first + REST_HALF + 1
+        if hi - BIAS_WINDOW < max(self._run_start - REST_HALF, self._sums.k_start):
+            return self._bias_for(first, still, None)
+        means = self._sums.run_sums(hi - BIAS_WINDOW, n, BIAS_WINDOW, _GYRO) / BIAS_WINDOW
+        if not (np.sqrt(sum3(means * means)) < MAX_BIAS_RAD_S).all():
+            return self._bias_for(first, still, None)
+        self._bias = means[-1].copy()
+        return means
+
     def _bias_for(
         self, first: int, still: NDArray[np.bool_], run_start: NDArray[np.int64] | None
     ) -> FloatArray:
@@ -348,16 +378,15 @@ class FrontEnd:
         if idx.size == n and plausible.all():
             self._bias = means[-1].copy()
             return means
-        bias = np.empty((n, 3))
+        # Row 0 the held bias, row 1 + i the mean at sample i where plausible; each sample
+        # takes the last such row at or before it (one gather instead of masked copies).
+        rows = np.empty((n + 1, 3))
+        rows[0] = self._bias
         idx = idx[plausible]
-        bias[idx] = means[plausible]
-        have = np.zeros(n, dtype=bool)
-        have[idx] = True
-        last = np.where(have, np.arange(n), -1)
-        last = np.maximum.accumulate(last)
-        before = last < 0
-        bias[before] = self._bias
-        bias[~before] = bias[last[~before]]
+        rows[idx + 1] = means[plausible]
+        source = np.zeros(n, dtype=np.intp)
+        source[idx] = idx + 1
+        bias: FloatArray = rows[np.maximum.accumulate(source)]
         if n:
             self._bias = bias[-1].copy()
         return bias

@@ -7,6 +7,7 @@ makes every decision a function of the same samples whatever the block boundarie
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import numpy as np
@@ -82,10 +83,18 @@ class History:
         buffer = self._buffers.get(name)
         if buffer is None:
             return np.empty(0)
-        held = self.k_end - self.k_start
-        i = 0 if lo is None else min(held, max(0, lo - self.k_start))
-        j = held if hi is None else min(held, max(0, hi - self.k_start))
-        return buffer[self._offset + i:self._offset + max(i, j)]
+        # Clipped with conditionals, not min/max calls: detectors call this tens of thousands
+        # of times an hour.
+        start, end = self.k_start, self.k_end
+        if lo is None or lo < start:
+            lo = start
+        elif lo > end:
+            lo = end
+        if hi is None or hi > end:
+            hi = end
+        elif hi < lo:
+            hi = lo
+        return buffer[self._offset + lo - start:self._offset + hi - start]
 
 
 class RotationLog:
@@ -122,6 +131,22 @@ class RotationLog:
                 out.append((a, b, matrix))
         return out
 
+    def only(self, lo: int, hi: int) -> FloatArray | None:
+        """The estimate in force over the whole of ``[lo, hi)`` if it is one (else None): then
+        the front end's own angles there are the ones seen through it."""
+        entries = self._entries
+        if not entries or hi <= lo:
+            return None
+        # (As ``segments`` reads the log, without building the list: asked thousands of times.)
+        current = entries[0][1]
+        for start, matrix in entries[1:]:
+            if start >= hi:
+                break
+            if start > lo:
+                return None  # another estimate takes over inside the stretch
+            current = matrix
+        return current
+
     def forget_before(self, index: int) -> None:
         """Drops estimates superseded before ``index`` (keeps the one in force there)."""
         while len(self._entries) > 1 and self._entries[1][0] <= index:
@@ -155,6 +180,18 @@ def where_true(mask: NDArray[np.bool_] | FloatArray) -> NDArray[np.intp]:
     return mask.nonzero()[0]
 
 
+def runs(mask: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Starts and ends (one past the last sample) of the runs of True in a 1-D mask.
+
+    The mask padded with False on both sides changes value exactly at every start and end,
+    which alternate (a few numpy calls, where differencing it as integers takes several more).
+    """
+    padded = np.zeros(mask.shape[0] + 2, dtype=bool)
+    padded[1:-1] = mask
+    edges = where_true(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
 def sum3(values: FloatArray) -> FloatArray:
     """``values.sum(axis=-1)`` of (..., 3) arrays: the same additions in the same order
     (``(v0 + v1) + v2``, as numpy reduces three numbers), several times faster than a
@@ -182,6 +219,25 @@ def median(values: FloatArray) -> float:
         return float(np.partition(values, middle)[middle])
     part = np.partition(values, (middle - 1, middle))
     return float((part[middle - 1] + part[middle]) / 2.0)
+
+
+def nanmean(values: FloatArray) -> float:
+    """The mean of the known (not NaN) samples of a 1-D array, as ``np.nanmean`` computes it
+    (the same sum, divided by the count), without its per-call overhead when no sample is
+    unknown, which is the usual case."""
+    total = float(values.sum())
+    if values.shape[0] and not math.isnan(total):
+        return total / int(values.shape[0])
+    return float(np.nanmean(values))
+
+
+def nanargmax(values: FloatArray) -> int:
+    """``np.nanargmax`` of a 1-D array, without its per-call overhead when no sample is NaN
+    (``argmax`` stops at the first NaN, so a number where it stops means there is none)."""
+    index = int(np.argmax(values))
+    if not math.isnan(float(values[index])):
+        return index
+    return int(np.nanargmax(values))
 
 
 def gather_index(count: int, width: int, cache: dict[tuple[int, int], NDArray[np.intp]]

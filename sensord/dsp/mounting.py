@@ -30,7 +30,7 @@ from typing import Final
 
 import numpy as np
 
-from sensord.dsp.history import where_true
+from sensord.dsp.history import runs
 from sensord.model import FloatArray, Placement
 
 # Rows: the segment frame's x, y, z in sensor coordinates.
@@ -117,10 +117,8 @@ class _LobeCounter:
     _open_peak: float = 0.0
 
     def update(self, rate: FloatArray) -> None:
-        mask = rate > LOBE_ON_RAD_S
-        edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-        starts = where_true(edges == 1).tolist()
-        ends = where_true(edges == -1).tolist()
+        run_starts, run_ends = runs(rate > LOBE_ON_RAD_S)
+        starts, ends = run_starts.tolist(), run_ends.tolist()
         for a, b in zip(starts, ends, strict=True):
             length = b - a
             peak = float(rate[a:b].max())

@@ -100,14 +100,15 @@ class Resampler:
             # no interval breaks the grid (the general path below gives the same result).
             tt = np.concatenate(([self._t_last], t_s))
             dt = tt[1:] - tt[:-1]
-            longest = float(dt.max())
-            if float(dt.min()) > 0.0 and longest <= self._bridge_s:
+            # (The ufuncs' own reductions: the same extremes without the method wrappers.)
+            longest = float(np.maximum.reduce(dt))
+            if float(np.minimum.reduce(dt)) > 0.0 and longest <= self._bridge_s:
                 if longest > self._gap_s:
                     long_gaps = dt > self._gap_s
                     self.stats.gaps += int(np.count_nonzero(long_gaps))
                     self.stats.gap_s += float(dt[long_gaps].sum())
                 vv = np.concatenate((self._v_last[:, None], values), axis=1)
-                self._emit(tt, vv, dt, out)
+                self._emit(tt, vv, dt, out, longest)
                 return out
         lo = 0
         while lo < n:
@@ -119,7 +120,8 @@ class Resampler:
                 running = np.maximum.accumulate(np.concatenate(([self._t_last], t)))[:-1]
                 resets = where_true(running - t > CLOCK_RESET_S)
                 hi = lo + int(resets[0]) if resets.size else n
-            self._feed_monotonic(t_s[lo:hi], values[:, lo:hi], out)
+            if hi > lo:  # (nothing before the reset when it is the first sample left)
+                self._feed_monotonic(t_s[lo:hi], values[:, lo:hi], out)
             if hi < n:
                 self.stats.clock_resets += 1
                 self._end_segment()
@@ -151,7 +153,9 @@ class Resampler:
                 long_gaps = inside > self._gap_s
                 self.stats.gaps += int(np.count_nonzero(long_gaps))
                 self.stats.gap_s += float(inside[long_gaps].sum())
-            self._emit(tt[: stop + 1], vv[:, : stop + 1], dt[:stop], out)
+            inside_dt = dt[:stop]
+            self._emit(tt[: stop + 1], vv[:, : stop + 1], inside_dt, out,
+                       float(inside_dt.max()) if stop else 0.0)
             if stop == dt.shape[0]:
                 return
             self.stats.gaps += 1
@@ -174,9 +178,12 @@ class Resampler:
         self._c_left = None
         self._gap_from = self._gap_to = -math.inf
 
-    def _emit(self, tt: FloatArray, vv: FloatArray, dt: FloatArray, out: list[GridChunk]) -> None:
+    def _emit(
+        self, tt: FloatArray, vv: FloatArray, dt: FloatArray, out: list[GridChunk],
+        longest: float,
+    ) -> None:
         """Emits the complete grid cells covered by samples ``tt`` (tt[0] is the carried one);
-        ``vv`` is channel-major (6, n)."""
+        ``vv`` is channel-major (6, n); ``longest`` is the longest interval in ``dt``."""
         if tt.shape[0] < 2:
             return
         increments = dt * (vv[:, 1:] + vv[:, :-1]) * 0.5
@@ -190,7 +197,7 @@ class Resampler:
                 return
             self._c_left = self._integral_at(np.array([left]), tt, vv, dt, cum)[:, 0]
         k_last = math.floor(tt[-1] / GRID_DT_S - 0.5)
-        gaps = dt > self._gap_s if float(dt.max()) > self._gap_s else None
+        gaps = dt > self._gap_s if longest > self._gap_s else None
         if k_last >= self._k_next:
             # Right edges of the new cells; the first left edge is the previous right edge.
             ks = np.arange(self._k_next, k_last + 1, dtype=np.float64)
@@ -237,5 +244,6 @@ class Resampler:
         h = edges - tt[idx]
         frac = h / dt[idx]
         v0 = vv[:, idx]
-        result: FloatArray = cum[:, idx] + h * (v0 + (v0 + frac * (vv[:, idx + 1] - v0))) * 0.5
+        v1 = vv[:, 1:][:, idx]  # the samples after (no shifted index array)
+        result: FloatArray = cum[:, idx] + h * (v0 + (v0 + frac * (v1 - v0))) * 0.5
         return result

@@ -54,18 +54,27 @@ class RunningSums:
         n = x.shape[0]
         held, offset = self._held, self._offset
         if offset + held + n > self._values.shape[0]:
-            capacity = max(2 * (held + n), 2 * self._keep, 64)
-            values = np.empty((capacity, self._channels))
-            values[:held] = self._values[offset:offset + held]
-            cs = np.empty((capacity + 1, self._channels))
-            cs[:held + 1] = self._cs[offset:offset + held + 1]
-            self._values, self._cs, self._offset = values, cs, 0
-            offset = 0
+            if 2 * (held + n) <= self._values.shape[0]:
+                # Room enough once the kept rows move to the front: move them there (no view
+                # of these buffers outlives a block). Fresh buffers would cost a page fault
+                # per page written, every few large blocks.
+                self._values[:held] = self._values[offset:offset + held]
+                self._cs[:held + 1] = self._cs[offset:offset + held + 1]
+            else:
+                capacity = max(2 * (held + n), 2 * self._keep, 64)
+                values = np.empty((capacity, self._channels))
+                values[:held] = self._values[offset:offset + held]
+                cs = np.empty((capacity + 1, self._channels))
+                cs[:held + 1] = self._cs[offset:offset + held + 1]
+                self._values, self._cs = values, cs
+            self._offset = offset = 0
         stop = offset + held
         self._values[stop:stop + n] = x
-        # The same additions, in the same order, as one cumulative sum over the whole segment.
-        self._cs[stop:stop + n + 1] = np.cumsum(
-            np.concatenate((self._cs[stop:stop + 1], x)), axis=0)
+        # The same additions, in the same order, as one cumulative sum over the whole segment
+        # (in place: the carried sum, then the new samples after it).
+        cs = self._cs[stop:stop + n + 1]
+        cs[1:] = x
+        np.cumsum(cs, axis=0, out=cs)
         self._held += n
 
     def trim(self) -> None:
@@ -91,12 +100,20 @@ class RunningSums:
         result: FloatArray = self._cs[hi_abs - shift, channels] - self._cs[lo_abs - shift, channels]
         return result
 
-    def window_run(self, first: int, n: int, half: int, channels: int) -> FloatArray:
+    def window_run(self, first: int, n: int, half: int, c0: int, c1: int) -> FloatArray:
         """``window_sums`` of the ``n`` consecutive centres from ``first``, channels
-        ``[0, channels)`` only (slices instead of index arrays: the same values, cheaper)."""
+        ``[c0, c1)`` only (slices instead of index arrays: the same values, cheaper)."""
         a = first - half - self.k_start + self._offset
         b = a + 2 * half + 1
-        result: FloatArray = self._cs[b:b + n, :channels] - self._cs[a:a + n, :channels]
+        result: FloatArray = self._cs[b:b + n, c0:c1] - self._cs[a:a + n, c0:c1]
+        return result
+
+    def run_sums(self, lo_first: int, n: int, width: int, channels: slice) -> FloatArray:
+        """Sums over ``[lo, lo + width)`` for the ``n`` consecutive ``lo`` from ``lo_first``
+        (all available)."""
+        a = lo_first - self.k_start + self._offset
+        b = a + width
+        result: FloatArray = self._cs[b:b + n, channels] - self._cs[a:a + n, channels]
         return result
 
     def trailing_run(self, hi_first: int, n: int, width: int, c0: int, c1: int) -> FloatArray:

@@ -47,6 +47,23 @@ class GattWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentifyPlan:
+    """How a device shows itself so a person can tell which wearable is which (left or right).
+
+    ``writes`` start the indication; ``what`` says what the device does ("blinking its LED").
+    Devices whose indication is a setting that stays until changed (the Thingy:52 stores its LED
+    mode) name in ``saved_uuid`` the characteristic the link reads before the writes; after
+    ``duration_s`` the link sends ``Profile.identify_end(saved)`` to put it back. Devices that
+    time the indication themselves have no ``saved_uuid`` and nothing to end.
+    """
+
+    writes: tuple[GattWrite, ...]
+    duration_s: float
+    what: str
+    saved_uuid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecodedPacket:
     """The samples of one notification, already in SI units.
 
@@ -111,6 +128,17 @@ class Emulator(ABC):
         Raises ``DecodeError`` when the real device would reject the write (wrong length, a value
         out of range): the virtual wearable then answers with an ATT error instead."""
 
+    @property
+    def identifies(self) -> int:
+        """How often the central made the device show itself (LED, vibration): what the virtual
+        wearable reports. Always 0 for devices that have no way to."""
+        return 0
+
+    @property
+    def identify_note(self) -> str:
+        """What the device showed the last time it was identified, for the wearable's log."""
+        return ""
+
     def on_disconnect(self) -> None:
         """The central went away: devices that stop streaming then override this."""
         return  # the default keeps state: not every device resets on disconnect
@@ -173,6 +201,8 @@ class Profile(ABC):
     has_battery_service: ClassVar[bool] = True
     #: Whether the real device has the standard Device Information Service (0x180A).
     has_device_information: ClassVar[bool] = True
+    #: Why the device cannot show itself, for profiles whose ``identify`` gives None.
+    identify_unsupported: ClassVar[str] = "the device has no documented way to show itself"
 
     @abstractmethod
     def gatt(self) -> tuple[ServiceSpec, ...]:
@@ -193,6 +223,18 @@ class Profile(ABC):
     @abstractmethod
     def emulator(self) -> Emulator:
         """A fresh device-side emulator for one virtual wearable."""
+
+    def identify(self, duration_s: float) -> IdentifyPlan | None:
+        """How to make the device show itself for about ``duration_s`` seconds (blink its LED,
+        vibrate); None when it has no way to (``identify_unsupported`` says why)."""
+        del duration_s
+        return None
+
+    def identify_end(self, saved: bytes | None) -> list[GattWrite]:
+        """Writes that end an identify and put back what the device showed before: ``saved``
+        is the value of the plan's ``saved_uuid`` read before it started (None if unread)."""
+        del saved
+        return []
 
     def quantisation(self) -> Quantisation:
         """The resolution and full scale samples have on the wire (see ``Quantisation``)."""

@@ -16,6 +16,11 @@ Units on the wire: acceleration in m/s^2, angular rate in deg/s. Rates: 13, 26, 
 DATA_PART3 = 4, which later firmware uses for the largest packets); the decoder joins them. The
 device's subscription slots are few and a leaked one answers 507 until a reboot, so ``start``
 first releases the reference it is about to use and ``stop`` always unsubscribes.
+
+No identify: the sensor's LED is a Whiteboard resource that takes a PUT (``/Ui/Ind/Visual``,
+``/Component/Led``), and GSP carries only HELLO, SUBSCRIBE and UNSUBSCRIBE (later sample
+firmware adds log fetching), so a GSP central cannot light it. A custom firmware could add a
+command for it; the sample firmware has none.
 """
 
 from __future__ import annotations
@@ -307,6 +312,10 @@ class MovesenseProfile(Profile):
     # Battery level is a Movesense API resource (/System/Energy/Level), not 0x180F.
     has_battery_service: ClassVar[bool] = False
     has_device_information: ClassVar[bool] = True
+    identify_unsupported: ClassVar[str] = (
+        "the LED takes a Whiteboard PUT, which the GATT SensorData Protocol cannot send "
+        "(it only subscribes)"
+    )
 
     def gatt(self) -> tuple[ServiceSpec, ...]:
         return (

@@ -5,10 +5,12 @@ docs/profiles.md ("The sensord GATT profile"); this module and that document mus
 the golden-byte tests in tests/profiles pin the layout byte by byte.
 
 In short (all little-endian): one 128-bit service with a data characteristic (notify), a
-configuration characteristic (read/write: run, acc range, gyro range, rate) and a status
-characteristic (read). A data packet is an 8-byte header (type, sample count, range codes,
-flags, uint32 running counter of the first sample) followed by ``n`` samples of six int16 values
-(ax ay az gx gy gz) scaled by the ranges the header names, so a packet decodes on its own.
+configuration characteristic (read/write: run, acc range, gyro range, rate), a status
+characteristic (read) and an identify characteristic (write: blink the LED or vibrate for a
+number of milliseconds, so a person can tell which wearable is which). A data packet is an
+8-byte header (type, sample count, range codes, flags, uint32 running counter of the first
+sample) followed by ``n`` samples of six int16 values (ax ay az gx gy gz) scaled by the ranges
+the header names, so a packet decodes on its own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sensord.profiles.base import (
     Decoder,
     Emulator,
     GattWrite,
+    IdentifyPlan,
     Notification,
     Profile,
     Quantisation,
@@ -39,6 +42,7 @@ SERVICE_UUID: Final = "42d90001-b725-4996-aa77-3d9249fd24ab"
 DATA_UUID: Final = "42d90002-b725-4996-aa77-3d9249fd24ab"
 CONFIG_UUID: Final = "42d90003-b725-4996-aa77-3d9249fd24ab"
 STATUS_UUID: Final = "42d90004-b725-4996-aa77-3d9249fd24ab"
+IDENTIFY_UUID: Final = "42d90005-b725-4996-aa77-3d9249fd24ab"
 
 #: Accelerometer full-scale ranges (g) by range code.
 ACC_RANGES_G: Final = (2.0, 4.0, 8.0, 16.0)
@@ -52,6 +56,8 @@ HEADER: Final = struct.Struct("<BBBBI")  # type, n, ranges, flags, counter
 SAMPLE_BYTES: Final = 12  # six int16
 CONFIG: Final = struct.Struct("<BBBBH")  # run, acc code, gyro code, reserved, rate_hz
 STATUS: Final = struct.Struct("<BBHfI")  # version, flags, reserved, actual rate, dropped
+IDENTIFY: Final = struct.Struct("<H")  # how long to show itself (ms); 0 ends it
+MAX_IDENTIFY_MS: Final = 60_000
 MAX_SAMPLES: Final = 255  # the count is one byte
 ATT_HEADER_BYTES: Final = 3  # opcode + handle of a notification
 MAX_RATE_HZ: Final = 1000
@@ -105,6 +111,16 @@ class DeviceConfig:
         return cls(bool(run), acc_code, gyro_code, rate_hz)
 
 
+def identify_ms(data: bytes) -> int:
+    """Parses an identify write the way firmware must: two bytes, at most a minute."""
+    if len(data) != IDENTIFY.size:
+        raise DecodeError(f"sensord identify: {len(data)} bytes, expected {IDENTIFY.size}")
+    (duration_ms,) = IDENTIFY.unpack(data)
+    if duration_ms > MAX_IDENTIFY_MS:
+        raise DecodeError(f"sensord identify: {duration_ms} ms is more than {MAX_IDENTIFY_MS}")
+    return int(duration_ms)
+
+
 class SensordDecoder(Decoder):
     """Decodes data packets; the only state is the counter unwrapping (uint32 -> int)."""
 
@@ -120,7 +136,7 @@ class SensordDecoder(Decoder):
     def decode(self, char_uuid: str, payload: bytes) -> DecodedPacket | None:
         uuid = char_uuid.lower()
         if uuid != DATA_UUID:
-            if uuid in (CONFIG_UUID, STATUS_UUID):
+            if uuid in (CONFIG_UUID, STATUS_UUID, IDENTIFY_UUID):
                 return None
             raise DecodeError(f"sensord: no samples on characteristic {char_uuid}")
         if len(payload) < HEADER.size:
@@ -150,10 +166,20 @@ class SensordEmulator(Emulator):
         self._config = DeviceConfig(False, acc_code, gyro_code, 100)
         self._counter = 0
         self.dropped = 0
+        self._identifies = 0
+        self._identify_ms = 0
 
     @property
     def streaming(self) -> bool:
         return self._config.run
+
+    @property
+    def identifies(self) -> int:
+        return self._identifies
+
+    @property
+    def identify_note(self) -> str:
+        return f"blinking its LED for {self._identify_ms} ms"
 
     @property
     def rate_hz(self) -> float:
@@ -165,7 +191,14 @@ class SensordEmulator(Emulator):
         return self._counter
 
     def on_write(self, char_uuid: str, data: bytes) -> list[Notification]:
-        if char_uuid.lower() != CONFIG_UUID:
+        uuid = char_uuid.lower()
+        if uuid == IDENTIFY_UUID:
+            duration_ms = identify_ms(bytes(data))
+            if duration_ms > 0:  # 0 ends an indication (this emulator has none to end)
+                self._identifies += 1
+                self._identify_ms = duration_ms
+            return []
+        if uuid != CONFIG_UUID:
             raise DecodeError(f"sensord: characteristic {char_uuid} is not writable")
         asked = DeviceConfig.unpack(bytes(data))
         rates = np.asarray(RATES_HZ)
@@ -244,6 +277,7 @@ class SensordProfile(Profile):
                         CONFIG_UUID, ("read", "write"), stopped.pack(), "Run, ranges and rate"
                     ),
                     CharacteristicSpec(STATUS_UUID, ("read",), status, "Device status"),
+                    CharacteristicSpec(IDENTIFY_UUID, ("write",), b"", "Identify (ms)"),
                 ),
             ),
         )
@@ -265,6 +299,14 @@ class SensordProfile(Profile):
 
     def stop(self) -> list[GattWrite]:
         return [self._config(False, self.default_rate_hz)]
+
+    def identify(self, duration_s: float) -> IdentifyPlan:
+        """One write: the firmware blinks (or vibrates) for the time asked and then stops."""
+        duration_ms = max(1, min(MAX_IDENTIFY_MS, round(duration_s * 1000.0)))
+        return IdentifyPlan(
+            (GattWrite(IDENTIFY_UUID, IDENTIFY.pack(duration_ms)),), duration_ms / 1000.0,
+            "blinking its LED",
+        )
 
     def decoder(self, rate_hz: float) -> Decoder:
         del rate_hz  # every packet carries its counter and ranges

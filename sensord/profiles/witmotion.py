@@ -13,6 +13,10 @@ Quirks handled: the device has no sample counter or timestamp (times come from a
 nominal rate); some units send 16-byte frames (acc, gyro and one angle) and some send several
 frames in one notification, so the decoder checks lengths and resynchronises on 0x55. It streams
 whenever notifications are enabled, so there is no stop command: unsubscribing stops it.
+
+No identify: the modules have no buzzer or motor, their LED shows the Bluetooth state, and
+the Bluetooth modules' documented commands have none for it (the LEDOFF register 0x1B of the
+wired WT901 register map is not documented for them), so sensord sends nothing.
 """
 
 from __future__ import annotations
@@ -244,6 +248,9 @@ class WitmotionProfile(Profile):
     # Battery voltage is a register of the module, not the Battery Service.
     has_battery_service: ClassVar[bool] = False
     has_device_information: ClassVar[bool] = False
+    identify_unsupported: ClassVar[str] = (
+        "the module has no buzzer or motor and no documented command for its LED"
+    )
 
     def gatt(self) -> tuple[ServiceSpec, ...]:
         return (

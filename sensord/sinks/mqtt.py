@@ -23,6 +23,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -119,11 +120,17 @@ class MqttSink:
         self._tls = tls_context(broker)
         self._client_id = broker.client_id or default_client_id()
         self._started = time.monotonic()
+        #: Settings from a reload that need a new session (with their TLS context, built when
+        #: they were checked), taken up between two sessions.
+        self._next: tuple[MqttConfig, BrokerSettings, ssl.SSLContext | None] | None = None
         self._slots: dict[str, _Slot] = {}
         self._raw: dict[str, list[ImuBlock]] = {}
         self._raw_dropped = 0
         self._raw_sent_at: dict[str, float] = {}
         self._wake = asyncio.Event()
+        #: Rows may wait in the outbox: set when events are stored and on each connection, so
+        #: the outbox is not queried on every wake (the activity wakes the sink often).
+        self._outbox_due = True
         self._stopping = False
         self._connected = False  # True once the session is set up (discovery, online sent)
         self._discovery_due = False
@@ -132,14 +139,12 @@ class MqttSink:
         self.published_events = 0
         #: Monotonic seconds of the connection task's last sign of life (for the watchdog).
         self.progress_s = time.monotonic()
-        self._discovery = discovery.DiscoveryContext(
-            prefix=self.prefix, topics=self.topics, version=__version__,
-            status_expire_s=max(30, round(3 * config.status_interval_s)),
-        )
+        self._discovery = _discovery_context(self.prefix, self.topics, config)
 
     # --- what the daemon calls (never blocks) -------------------------------------------------
 
     def events_stored(self) -> None:
+        self._outbox_due = True
         self._wake.set()
 
     def set_availability(self, device: str, online: bool) -> None:
@@ -193,12 +198,104 @@ class MqttSink:
         """Waits until the outbox is empty and every latest value has gone out."""
         deadline = time.monotonic() + timeout_s
         while True:
-            if self.store.pending_count() == 0 and not self._has_dirty():
+            pending = self.store.pending_count()
+            if pending == 0 and not self._has_dirty():
                 return True
+            if time.monotonic() >= deadline:
+                return False
+            self._outbox_due = self._outbox_due or pending > 0
+            self._wake.set()
+            await asyncio.sleep(0.05)
+
+    # --- a reloaded config (sensord.runner) ---------------------------------------------------
+
+    def reconfigure(self, config: MqttConfig, broker: BrokerSettings) -> bool:
+        """A reloaded ``[mqtt]``. Returns True when it needs a new session (another broker,
+        login, TLS, client id, keepalive, base topic or discovery): the current one says
+        ``offline`` and ends, and the next connects with the new settings and delivers the
+        outbox there. Other keys apply at once. ConfigError, with nothing changed, for a value
+        that cannot be used."""
+        tls = self.check_settings(config, broker)
+        session_keys = ("base_topic", "discovery", "discovery_prefix")
+        if broker != self.broker or any(
+            getattr(config, key) != getattr(self.config, key) for key in session_keys
+        ):
+            self._next = (config, broker, tls)
+            self._wake.set()
+            return True
+        expire_before = self._discovery.status_expire_s
+        self.config = config
+        self._discovery = _discovery_context(self.prefix, self.topics, config)
+        if self._discovery.status_expire_s != expire_before:
+            self._discovery_due = True
+        self._wake.set()
+        return False
+
+    @staticmethod
+    def check_settings(config: MqttConfig, broker: BrokerSettings) -> ssl.SSLContext | None:
+        """ConfigError naming the key when a reloaded ``[mqtt]`` cannot be used (the topic
+        prefixes, the TLS files); else the TLS context the settings make."""
+        check_topic_prefix(config.base_topic, "mqtt.base_topic")
+        check_topic_prefix(config.discovery_prefix, "mqtt.discovery_prefix")
+        return tls_context(broker)
+
+    def set_wearables(self, wearables: Mapping[str, str]) -> None:
+        """The configured wearables changed: discovery goes out again for the new set (and
+        the discovery of a wearable no longer in it is removed, with ``prune_discovery``)."""
+        self.wearables = dict(wearables)
+        self._discovery_due = True
+        self._wake.set()
+
+    def forget(self, device: str) -> None:
+        """Drops the latest values of a wearable that left the config, so a reconnect does
+        not publish its retained topics again. Call it once ``settle`` has seen them out."""
+        ident = self._ident(device)
+        own = f"{self.topics.base}/{ident}/"
+        for topic in [t for t in self._slots if t.startswith(own)]:
+            del self._slots[topic]
+        self._raw.pop(ident, None)
+        self._raw_sent_at.pop(ident, None)
+
+    async def settle(self, device: str, timeout_s: float) -> bool:
+        """Waits up to ``timeout_s`` until ``device``'s stored events are delivered and its
+        latest values (its ``offline``) have gone out; False if the broker did not take them."""
+        own = f"{self.topics.base}/{self._ident(device)}/"
+        deadline = time.monotonic() + timeout_s
+        while self.store.pending_count(device) or any(
+            slot.dirty for topic, slot in self._slots.items() if topic.startswith(own)
+        ):
             if time.monotonic() >= deadline:
                 return False
             self._wake.set()
             await asyncio.sleep(0.05)
+        return True
+
+    def _take_next(self) -> bool:
+        """Between two sessions: takes up the settings a reload left, if any."""
+        if self._next is None:
+            return False
+        config, broker, tls = self._next
+        self._next = None
+        old_base = self.topics.base
+        self.config = config
+        self.broker = broker
+        self.topics = Topics(config.base_topic)
+        self.prefix = config.discovery_prefix
+        self._tls = tls  # not loaded again: the files were checked at the reload
+        self._client_id = broker.client_id or default_client_id()
+        self._discovery = _discovery_context(self.prefix, self.topics, config)
+        if config.base_topic != old_base:
+            # The latest values move with the base topic (they are kept by topic).
+            self._slots = {
+                f"{config.base_topic}{topic[len(old_base):]}"
+                if topic.startswith(old_base + "/") else topic: slot
+                for topic, slot in self._slots.items()
+            }
+        for slot in self._slots.values():
+            slot.dirty = True
+            slot.sent_payload = None
+        self._state = "moving"  # so the next connection is logged
+        return True
 
     # --- the connection loop ------------------------------------------------------------------
 
@@ -206,6 +303,8 @@ class MqttSink:
         """Connects, publishes and reconnects until ``stop``; see the class docstring."""
         backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
         while not self._stop_requested():
+            if self._take_next():
+                backoff = Backoff(self.config.reconnect_min_s, self.config.reconnect_max_s)
             self.progress_s = time.monotonic()
             try:
                 async with self._client() as client:
@@ -236,9 +335,13 @@ class MqttSink:
                     )
                     delay = backoff.next()
             else:
-                return  # a session only ends without an error when asked to stop
+                if self._next is None:
+                    return  # a session only ends without an error when asked to stop or move
+                continue
             if self._stop_requested():
                 return
+            if self._next is not None:
+                continue  # a reload named another broker: try it now
             log.debug("reconnecting in %.1f s", delay)
             await self._sleep_unless_stopped(delay)
 
@@ -273,6 +376,7 @@ class MqttSink:
             # Retained values may have been lost with a broker restart; status is periodic.
             slot.dirty = slot.dirty or slot.retain or (slot.qos == 0 and slot.min_interval_s == 0)
         self._bridge_due_at = 0.0
+        self._outbox_due = True
         self._connected = True
         try:
             async with asyncio.TaskGroup() as group:
@@ -290,18 +394,19 @@ class MqttSink:
         while True:
             self.progress_s = time.monotonic()
             self._wake.clear()
+            if self._next is not None and not self._stop_requested():
+                # What the outbox holds now goes to the broker the reload named.
+                await self._farewell(client)
+                log.info("leaving %s for %s (config reloaded)", self.broker.describe(),
+                         self._next[1].describe())
+                return
             if self._discovery_due:
                 self._discovery_due = False
                 await self._publish_discovery(client)
             await self._drain_outbox(client)
             delay = await self._publish_slots(client)
             if self._stop_requested():
-                await self._publish(client, self.topics.bridge_availability,
-                                    payloads.encode(payloads.availability(False)), qos=1,
-                                    retain=True)
-                await client.unsubscribe(self.topics.cmd_filter, timeout=PUBLISH_TIMEOUT_S)
-                if self.config.discovery != "off":
-                    await client.unsubscribe(f"{self.prefix}/status", timeout=PUBLISH_TIMEOUT_S)
+                await self._farewell(client)
                 log.info("disconnecting from %s", self.broker.describe())
                 return
             try:
@@ -309,6 +414,15 @@ class MqttSink:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def _farewell(self, client: aiomqtt.Client) -> None:
+        """``offline`` for the bridge (the will only covers a lost connection), then the
+        subscriptions go."""
+        await self._publish(client, self.topics.bridge_availability,
+                            payloads.encode(payloads.availability(False)), qos=1, retain=True)
+        await client.unsubscribe(self.topics.cmd_filter, timeout=PUBLISH_TIMEOUT_S)
+        if self.config.discovery != "off":
+            await client.unsubscribe(f"{self.prefix}/status", timeout=PUBLISH_TIMEOUT_S)
 
     async def _listen(self, client: aiomqtt.Client, group: asyncio.TaskGroup) -> None:
         status_topic = f"{self.prefix}/status"
@@ -377,10 +491,12 @@ class MqttSink:
     async def _drain_outbox(self, client: aiomqtt.Client) -> None:
         """Publishes undelivered rows oldest first, a batch in flight at a time; each row is
         marked delivered once its PUBACK is in, even if the batch is cut short."""
-        while True:
+        while self._outbox_due:
+            self._outbox_due = False
             rows = self.store.pending(BATCH_ROWS)
             if not rows:
                 return
+            self._outbox_due = True  # look again after this batch: more may wait
             acked: list[int] = []
             try:
                 async with asyncio.TaskGroup() as group:
@@ -528,11 +644,20 @@ class MqttSink:
         self._wake.clear()
         try:
             async with asyncio.timeout(delay_s):
-                while not self._stop_requested():
+                while not self._stop_requested() and self._next is None:
                     await self._wake.wait()
                     self._wake.clear()
         except TimeoutError:
             pass
+
+
+def _discovery_context(
+    prefix: str, topics: Topics, config: MqttConfig
+) -> discovery.DiscoveryContext:
+    return discovery.DiscoveryContext(
+        prefix=prefix, topics=topics, version=__version__,
+        status_expire_s=max(30, round(3 * config.status_interval_s)),
+    )
 
 
 def default_client_id() -> str:

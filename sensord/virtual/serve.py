@@ -79,8 +79,10 @@ async def serve(
     options: ServeOptions,
     stop: asyncio.Event,
     on_ready: Callable[[HciServer, Sequence[VirtualWearable]], None],
+    on_identify: Callable[[VirtualWearable], None] | None = None,
 ) -> None:
-    """Runs the wearables and the HCI server until ``stop`` is set."""
+    """Runs the wearables and the HCI server until ``stop`` is set; ``on_identify`` hears of
+    each identify a central asks a wearable for."""
     options.check()
     host, port = parse_listen(options.listen)
     link = LocalLink()  # type: ignore[no-untyped-call]  # bumble leaves it unannotated
@@ -94,6 +96,7 @@ async def serve(
             wearable.faults.loss_probability = options.loss_probability
             wearable.faults.corrupt_probability = options.corrupt_probability
             wearable.faults.rate_scale = options.rate_scale
+            wearable.on_identify = on_identify
             wearables.append(await stack.enter_async_context(wearable))
         server = HciServer(link, host, port)
         await server.start()

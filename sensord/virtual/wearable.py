@@ -12,7 +12,9 @@ the supervision timeout end the link, stop advertising) and come back, lose pack
 truncate packets, run its sample clock fast or slow.
 
 Every sample it sends is logged (``sent``) with the motion time it was taken at, so tests can
-check what a central received against the motion, sample by sample.
+check what a central received against the motion, sample by sample. When a central makes it
+show itself (identify), it logs it, counts it in ``stats.identified`` and calls
+``on_identify``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Self
@@ -76,6 +78,7 @@ class WearableStats:
     truncated: int = 0
     rejected_writes: int = 0
     overflowed: int = 0
+    identified: int = 0
 
 
 @dataclass(slots=True)
@@ -140,6 +143,8 @@ class VirtualWearable:
         self.stats = WearableStats()
         self.sent = SentLog()
         self.emulator: Emulator = profile.emulator()
+        #: Called after each identify (``sensord wearable`` prints a line).
+        self.on_identify: Callable[[VirtualWearable], None] | None = None
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not security
         self._device: Device | None = None
         self._controller: VirtualController | None = None
@@ -334,11 +339,18 @@ class VirtualWearable:
 
     def _on_write(self, uuid: str, data: bytes) -> None:
         was_streaming = self.emulator.streaming
+        identifies = self.emulator.identifies
         try:
             responses = self.emulator.on_write(uuid, data)
         except DecodeError as exc:
             self.stats.rejected_writes += 1
             raise reject_write(str(exc)) from exc
+        if self.emulator.identifies != identifies:
+            self.stats.identified += 1
+            logger.info("virtual wearable %s: identify (%s)", self.name,
+                        self.emulator.identify_note)
+            if self.on_identify is not None:
+                self.on_identify(self)
         if self.emulator.streaming and not was_streaming:
             self._restart = True  # a start command: the device numbers samples afresh
         if responses:

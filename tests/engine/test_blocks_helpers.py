@@ -15,6 +15,7 @@ from sensord.detect.excursion import ExcursionDetector, PitchTrack
 from sensord.dsp.frontend import FrontEnd
 from sensord.dsp.history import (
     History,
+    RotationLog,
     rotate,
     sliding_extremes,
     sliding_max,
@@ -23,6 +24,7 @@ from sensord.dsp.history import (
 )
 from sensord.dsp.mounting import _cross, _norm, _rows_sum
 from sensord.dsp.resample import Resampler
+from sensord.dsp.windows import RunningSums
 from sensord.sim import SimSpec, simulate
 
 FINITE = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
@@ -99,9 +101,59 @@ def test_history_buffers_hold_what_was_appended(sizes: list[int], keep: int) -> 
         assert history.k_end - history.k_start == min(keep, k)
 
 
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 50), min_size=1, max_size=40), keep=st.integers(5, 80),
+       bounds=st.lists(st.tuples(st.integers(-20, 2100), st.integers(-20, 2100)), min_size=5,
+                       max_size=5))
+def test_history_get_clips_to_what_is_kept(
+    sizes: list[int], keep: int, bounds: list[tuple[int, int]]
+) -> None:
+    history = History(keep=keep)
+    k = 0
+    for size in sizes:
+        history.append(k, x=np.arange(k, k + size, dtype=float))
+        k += size
+        history.trim()
+        for lo, hi in bounds:
+            a = min(max(lo, history.k_start), k)
+            b = min(max(hi, a), k)
+            np.testing.assert_array_equal(history.get("x", lo, hi), np.arange(a, b, dtype=float))
+
+
+@settings(max_examples=200, deadline=None)
+@given(starts=st.lists(st.integers(0, 60), min_size=1, max_size=5, unique=True),
+       lo=st.integers(-5, 70), hi=st.integers(-5, 75))
+def test_the_one_estimate_over_a_stretch_is_the_one_segment(
+    starts: list[int], lo: int, hi: int
+) -> None:
+    log = RotationLog()
+    log.extend(tuple((start, np.eye(3) * (n + 1)) for n, start in enumerate(sorted(starts))))
+    pieces = log.segments(lo, hi)
+    assert log.only(lo, hi) is (pieces[0][2] if len(pieces) == 1 else None)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 700), min_size=1, max_size=30), keep=st.integers(5, 300))
+def test_running_sums_are_one_cumulative_sum_however_fed(sizes: list[int], keep: int) -> None:
+    rng = np.random.default_rng(len(sizes) * 1000 + keep)
+    everything = rng.normal(size=(sum(sizes), 4))
+    whole = np.concatenate((np.zeros((1, 4)), np.cumsum(everything, axis=0)))
+    sums = RunningSums(4, keep)
+    k = 0
+    for size in sizes:
+        sums.append(everything[k:k + size])
+        k += size
+        np.testing.assert_array_equal(sums.run(sums.k_start, k - sums.k_start),
+                                      everything[sums.k_start:k])
+        np.testing.assert_array_equal(sums.cumulative(sums.k_start, k + 1),
+                                      whole[sums.k_start:k + 1])
+        sums.trim()
+
+
 def test_front_end_pitch_is_the_pitch_detectors_compute() -> None:
-    """The pitch track takes each sample's pitch from the front end; it must be exactly the
-    pitch of the sensor-frame up vector through the mounting estimate in force there."""
+    """The pitch track and the gait detector take the pitch from the front end wherever they
+    look through the estimate it used; it must be exactly the pitch of the sensor-frame up
+    vector through the mounting estimate in force there."""
     from sensord.dsp.history import pitch_deg  # noqa: PLC0415
 
     block = simulate(SimSpec(routine="everyday", seed=3, rate_hz=100.0)).block

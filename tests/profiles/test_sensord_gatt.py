@@ -196,6 +196,7 @@ def test_gatt_table() -> None:
         sg.DATA_UUID: ("notify",),
         sg.CONFIG_UUID: ("read", "write"),
         sg.STATUS_UUID: ("read",),
+        sg.IDENTIFY_UUID: ("write",),
     }
 
 

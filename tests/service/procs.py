@@ -3,12 +3,15 @@ processes over the bumble TCP transport, a config written per test, the store re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,6 +144,24 @@ def left_foot(config: Path, motion: Path, *, broker_url: str, base: str, prefix:
             yield worn, process
 
 
+@contextmanager
+def two_feet(config: Path, left_motion: Path, right_motion: Path, *, broker_url: str,
+             base: str, prefix: str, store: Path, speed: float,
+             sides: tuple[str, str] = ("left", "right"),
+             extra_env: dict[str, str] | None = None,
+             ) -> Iterator[tuple[Wearable, Wearable, subprocess.Popen[str]]]:
+    """A virtual left and right foot performing their motions and `sensord run` connected to
+    both (configured with ``sides``). Yields the two wearables and the daemon."""
+    with (
+        wearable("left", side="left", motion=str(left_motion), speed=speed) as left,
+        wearable("right", side="right", motion=str(right_motion), speed=speed) as right,
+    ):
+        write_config(config, broker_url=broker_url, base=base, prefix=prefix,
+                     wearables=(left, right), store=store, sides=sides)
+        with daemon(config, speed=speed, extra_env=extra_env) as process:
+            yield left, right, process
+
+
 def stored_events(store: Path) -> list[dict[str, Any]]:
     """Every event row of the outbox, in order, with its delivery state."""
     with sqlite3.connect(store) as db:
@@ -156,3 +177,32 @@ def received_events(messages: Any, base: str, ident: str) -> list[dict[str, Any]
     for event in messages.json_on(f"{base}/{ident}/event"):
         seen.setdefault(int(event["seq"]), event)
     return [seen[k] for k in sorted(seen)]
+
+
+class NotifySocket:
+    """A datagram socket where systemd would listen; records what arrives, stamped on arrival
+    (a reader on the test's event loop)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.setblocking(False)
+        self.received: list[tuple[float, str]] = []
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._read)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                return
+            self.received.append((time.monotonic(), data.decode()))
+
+    def fields(self, since: float = 0.0, until: float = float("inf")) -> list[str]:
+        return [line for at, text in self.received if since <= at <= until
+                for line in text.splitlines()]
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()

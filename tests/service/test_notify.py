@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +62,37 @@ def test_messages_reach_the_socket(
     assert notifier.status("2 wearables\nstreaming")
     assert notifier.status("2 wearables streaming")  # unchanged: not sent again
     assert notifier.watchdog()
-    assert notifier.reloading()
+    assert notifier.reloading(1_234_567)
     assert notifier.stopping("bye")
     notifier.close()
     assert _receive_all(sock) == [
         "READY=1\nSTATUS=connected to the broker",
         "STATUS=2 wearables streaming",
         "WATCHDOG=1",
-        "RELOADING=1",
+        "RELOADING=1\nMONOTONIC_USEC=1234567",
         "STOPPING=1\nSTATUS=bye",
+    ]
+
+
+def test_after_stopping_only_the_stop_is_heard(
+    path_socket: tuple[str, socket.socket],
+) -> None:
+    """A reload (SIGHUP) that ends while SIGTERM's stop is under way must not announce the
+    service ready and running again, nor replace the stop's status."""
+    address, sock = path_socket
+    with Notifier({"NOTIFY_SOCKET": address}) as notifier:
+        assert notifier.reloading(1)
+        assert notifier.stopping("stopping: flushing the outbox")
+        assert not notifier.ready("1 wearable streaming")
+        assert not notifier.status("1 wearable streaming")
+        assert not notifier.reloading(2)
+        assert notifier.watchdog()
+        assert notifier.stopping("stopped")
+    assert _receive_all(sock) == [
+        "RELOADING=1\nMONOTONIC_USEC=1",
+        "STOPPING=1\nSTATUS=stopping: flushing the outbox",
+        "WATCHDOG=1",
+        "STOPPING=1\nSTATUS=stopped",
     ]
 
 
@@ -172,3 +195,22 @@ def test_one_bad_wearable_is_named() -> None:
                           wearable(name="right", in_session=True, last_sample_s=900.0))
     assert not ping
     assert reason == "unhealthy: right: no samples for 100 s during a session"
+
+
+def test_reloading_carries_the_monotonic_clock_in_microseconds(
+    path_socket: tuple[str, socket.socket],
+) -> None:
+    # systemd's Type=notify-reload pairs a RELOADING=1 with the reload it asked for by this
+    # timestamp, which must be CLOCK_MONOTONIC's (the manager's own), taken when it is sent.
+    address, sock = path_socket
+    notifier = Notifier({"NOTIFY_SOCKET": address})
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    assert notifier.reloading()
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    notifier.close()
+    (message,) = _receive_all(sock)
+    first, second = message.split("\n")
+    assert first == "RELOADING=1"
+    key, value = second.split("=")
+    assert key == "MONOTONIC_USEC"
+    assert before <= int(value) <= after

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -187,38 +186,9 @@ def test_a_corrupt_config_gives_one_line_naming_the_key(tmp_path: Path) -> None:
 # --- sd_notify ---------------------------------------------------------------------------------
 
 
-class NotifySocket:
-    """A datagram socket where systemd would listen; records what arrives, stamped on arrival
-    (a reader on the test's event loop)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.setblocking(False)
-        self.received: list[tuple[float, str]] = []
-        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._read)
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except BlockingIOError:
-                return
-            self.received.append((time.monotonic(), data.decode()))
-
-    def fields(self, since: float = 0.0, until: float = float("inf")) -> list[str]:
-        return [line for at, text in self.received if since <= at <= until
-                for line in text.splitlines()]
-
-    def close(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.sock.fileno())
-        self.sock.close()
-
-
 @pytest_asyncio.fixture
-async def notify_socket(tmp_path: Path) -> AsyncIterator[NotifySocket]:
-    listener = NotifySocket(tmp_path / "notify")
+async def notify_socket(tmp_path: Path) -> AsyncIterator[procs.NotifySocket]:
+    listener = procs.NotifySocket(tmp_path / "notify")
     try:
         yield listener
     finally:
@@ -227,7 +197,7 @@ async def notify_socket(tmp_path: Path) -> AsyncIterator[NotifySocket]:
 
 @pytest.mark.asyncio
 async def test_notify_ready_status_watchdog_and_no_watchdog_while_samples_stop(
-    broker_url: str, tmp_path: Path, pf_motion: Routine, notify_socket: NotifySocket
+    broker_url: str, tmp_path: Path, pf_motion: Routine, notify_socket: procs.NotifySocket
 ) -> None:
     base, prefix = procs.unique_space()
     store = tmp_path / "sensord.db"
