@@ -328,8 +328,18 @@ class WearableLink:
             self._state = state
             self._state_since_s = self._clock()
 
+    def _raise_if_stopping(self) -> None:
+        """Raises ``CancelledError`` when the link was told to stop but the cancellation was
+        lost on the way: bumble waits for GATT responses with 3.11's ``wait_for``, which drops
+        a cancellation that arrives together with the response. Without this check the link
+        would stream on, and reconnect, after ``stop()`` or a cancel."""
+        task = asyncio.current_task()
+        if self._stop.is_set() or (task is not None and task.cancelling() > 0):
+            raise asyncio.CancelledError
+
     async def _supervise(self) -> None:
         while True:
+            self._raise_if_stopping()
             self._session_samples = 0
             error: BaseException
             try:
@@ -353,6 +363,7 @@ class WearableLink:
             log = logger.info if kind in (ErrorClass.NOT_FOUND, ErrorClass.TRANSIENT) else (
                 logger.warning)
             log("wearable %s: %s; retrying in %.2f s (%s)", self.config.name, error, delay_s, kind)
+            self._raise_if_stopping()
             await asyncio.sleep(delay_s)
 
     async def _find(self) -> scan.ScanResult:
@@ -404,6 +415,7 @@ class WearableLink:
         self._client = client
         subscribed: list[str] = []
         try:
+            self._raise_if_stopping()
             await self._read_device(client)
             decoder = profile.decoder(rate_hz)
             self._timeline.new_epoch()
@@ -418,6 +430,7 @@ class WearableLink:
                 async with asyncio.timeout(STEP_TIMEOUT_S):
                     await client.start_notify(uuid, self._on_notify)
                 subscribed.append(uuid)
+            self._raise_if_stopping()
             for write in profile.start(rate_hz):
                 async with asyncio.timeout(STEP_TIMEOUT_S):
                     await client.write_gatt_char(
@@ -465,6 +478,7 @@ class WearableLink:
         """Decodes and queues blocks until the link drops or goes silent."""
         last_data_s = self._clock()
         while True:
+            self._raise_if_stopping()
             silent_s = self._clock() - last_data_s
             try:
                 # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation that

@@ -20,11 +20,14 @@ from sensord.virtual.wearable import VirtualWearable
 WALK = Path("gaitmap_walk") / "walk_2x20m_left.csv"
 
 
-async def wait_until(predicate: Callable[[], bool], timeout_s: float) -> None:
-    """Polls ``predicate`` until true (for state that has no event to wait on), bounded."""
+async def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.01
+) -> None:
+    """Polls ``predicate`` until true (for state that has no event to wait on), bounded;
+    ``poll_s=0`` checks on every loop turn, to act in the turn the state changed."""
     async with asyncio.timeout(timeout_s):
         while not predicate():  # noqa: ASYNC110 - the virtual wearable's state has no events
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(poll_s)
 
 
 class Running:

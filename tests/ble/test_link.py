@@ -217,6 +217,30 @@ async def test_cancelling_the_link_still_stops_the_wearable(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 4, 6])
+async def test_a_cancel_that_meets_the_start_response_still_stops_the_link(
+    central: BumbleCentral, wearable: VirtualWearable, turns: int
+) -> None:
+    """bumble waits for a GATT response with 3.11's ``wait_for``, which drops a cancellation
+    arriving in the same loop turn as the response. The cancel lands ``turns`` loop turns after
+    the wearable took the start write, so one of them meets the response; the link must end
+    and leave the wearable stopped instead of streaming on."""
+    wearable_link = _link(central, wearable.name)
+    task = asyncio.create_task(wearable_link.run())
+    await wait_until(lambda: wearable.emulator.streaming, timeout_s=5, poll_s=0)
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=10)  # not wait_for: it would wait forever
+    if not done:
+        wearable_link.stop()
+        await asyncio.wait([task], timeout=10)
+    assert done, "the cancelled link kept running"
+    assert task.cancelled()
+    assert not wearable.emulator.streaming
+
+
+@pytest.mark.asyncio
 async def test_a_slow_consumer_loses_the_oldest_blocks_counted(
     central: BumbleCentral, link: LocalLink
 ) -> None:
