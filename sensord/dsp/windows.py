@@ -74,7 +74,7 @@ class RunningSums:
         # (in place: the carried sum, then the new samples after it).
         cs = self._cs[stop:stop + n + 1]
         cs[1:] = x
-        np.cumsum(cs, axis=0, out=cs)
+        cs.cumsum(axis=0, out=cs)
         self._held += n
 
     def trim(self) -> None:
@@ -114,6 +114,14 @@ class RunningSums:
         a = lo_first - self.k_start + self._offset
         b = a + width
         result: FloatArray = self._cs[b:b + n, channels] - self._cs[a:a + n, channels]
+        return result
+
+    def since(self, lo: int, hi_first: int, n: int, channels: slice) -> FloatArray:
+        """Sums over ``[lo, hi)`` for the ``n`` consecutive ``hi`` from ``hi_first`` (all
+        available)."""
+        shift = self.k_start - self._offset
+        b = hi_first - shift
+        result: FloatArray = self._cs[b:b + n, channels] - self._cs[lo - shift, channels]
         return result
 
     def trailing_run(self, hi_first: int, n: int, width: int, c0: int, c1: int) -> FloatArray:
