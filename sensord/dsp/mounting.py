@@ -216,18 +216,23 @@ class MountingEstimator:
         specific force while they happen (on average it points up: a fallback vertical)."""
         speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
         moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
-        if not moving.any():
-            self._count_lobes(gyro_rad_s)
-            return
-        fast = gyro_rad_s[moving]
-        # Sequential sums (not a matrix product): the same additions in the same order
-        # whatever the block boundaries, so the estimate is bit-identical. (A sum down the
-        # rows of a C-ordered array adds row after row, as a cumulative sum does.)
-        self._acc_sum = _rows_sum(np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])))
-        outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-        total = _rows_sum(np.concatenate((self._fast_cov.reshape(1, 9), outer)))
-        self._fast_cov = total.reshape(3, 3)
-        self._fast_count += int(fast.shape[0])
+        count = int(np.count_nonzero(moving))
+        if count:
+            # Sequential sums (not a matrix product): the same additions in the same order
+            # whatever the block boundaries, so the estimate is bit-identical. (A sum down the
+            # rows of a C-ordered array adds row after row, as a cumulative sum does.) Rows:
+            # the sums so far, then per fast sample its specific force and the outer product
+            # of its rate; every column is summed on its own, all in one call.
+            rows = np.empty((count + 1, 4, 3))
+            rows[0, 0] = self._acc_sum
+            rows[0, 1:] = self._fast_cov
+            rows[1:, 0] = acc_m_s2[moving]
+            fast = gyro_rad_s[moving]
+            np.multiply(fast[:, :, None], fast[:, None, :], out=rows[1:, 1:])
+            total = _rows_sum(rows.reshape(count + 1, 12))
+            self._acc_sum = total[:3]
+            self._fast_cov = total[3:].reshape(3, 3)
+            self._fast_count += count
         self._count_lobes(gyro_rad_s)
 
     def add_rest(self, samples: int) -> None:
