@@ -140,7 +140,7 @@ class FrontEnd:
             self._new_segment = True
         acc = chunk.acc_m_s2
         gyro = chunk.gyro_rad_s
-        values = np.empty((len(chunk), _CHANNELS))
+        values = self._sums.reserve(len(chunk))
         values[:, _ACC] = acc
         values[:, _GYRO] = gyro
         values[:, _VALID] = chunk.valid
@@ -157,7 +157,7 @@ class FrontEnd:
         np.sqrt(sum3(acc2), out=acc_norm)
         np.greater(gyro_norm, FAST_RAD_S, out=values[:, _FAST])
         np.greater(acc_norm, IMPACT_M_S2, out=values[:, _IMPACT])
-        self._sums.append(values)
+        self._sums.commit(len(chunk))
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
             out.append(self._features(self._next, last + 1))
@@ -180,8 +180,7 @@ class FrontEnd:
         hi = min(hi, self._sums.k_end)
         if hi <= lo:
             return False
-        return self._gait_counts_reached(
-            self._sums.cumulative_at(hi) - self._sums.cumulative_at(lo))
+        return self._gait_reached(self._sums.span(lo, hi, _FAST, _IMPACT + 1))
 
     def _start_still_run(self, start: int) -> None:
         self._run_start = start
@@ -219,6 +218,12 @@ class FrontEnd:
         return deadline, False
 
     @staticmethod
+    def _gait_reached(counts: FloatArray) -> bool:
+        """Whether counts of fast samples and impacts (in that order) are those of gait."""
+        fast, impacts = counts.tolist()
+        return bool(fast >= GAIT_MIN_FAST and impacts >= GAIT_MIN_IMPACTS)
+
+    @staticmethod
     def _gait_counts_reached(counts: FloatArray) -> bool:
         return bool(counts[_FAST] >= GAIT_MIN_FAST and counts[_IMPACT] >= GAIT_MIN_IMPACTS)
 
@@ -226,19 +231,7 @@ class FrontEnd:
         """Features of the centre indices ``[first, stop)``."""
         sums = self._sums
         n = stop - first
-        rest = sums.window_run(first, n, REST_HALF, 0, _VALID + 1) / (2 * REST_HALF + 1)
-        # Squared means of acc and gyro, then variances per axis (mean square minus squared
-        # mean), six channels per call; summed over the axes of each sensor below.
-        squared = rest[:, _ACC.start:_GYRO.stop] ** 2
-        var = rest[:, _ACC2.start:_GYRO2.stop] - squared
-        still = sum3(var[:, _GYRO]) < REST_GYRO_VAR
-        if np.count_nonzero(still):  # (in motion the gyro test alone says no rest anywhere)
-            acc_mean_norm = np.sqrt(sum3(squared[:, _ACC]))
-            still &= (
-                (sum3(var[:, _ACC]) < REST_ACC_VAR)
-                & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
-                & (rest[:, _VALID] > 0.999)
-            )
+        still = self._still(first, n)
         raw = sums.run(first, n)
         tilt = sums.window_run(first, n, TILT_HALF, _ACC.start, _ACC.stop) / (2 * TILT_HALF + 1)
         gyro_lp = sums.window_run(first, n, GYRO_HALF, _GYRO.start, _GYRO.stop) / (
@@ -273,7 +266,9 @@ class FrontEnd:
         else:
             bias = self._bias  # no rest among these samples: the bias is held
         self._was_still = bool(still[-1])
-        gyro_raw = raw[:, _GYRO] - bias
+        # Every vector through the rotation in force below, all four kinds at once.
+        stacked = np.empty((4, n, 3))
+        gyro_raw = np.subtract(raw[:, _GYRO], bias, out=stacked[1])
 
         # The rotation changes only at axis updates and when a still period settles.
         every = self.mounting.axis_update_every
@@ -306,10 +301,7 @@ class FrontEnd:
             rotations.append((lo, self.mounting.rotation))
         self._add_swings(swing_gyro, raw_acc, lo - first, n)
 
-        # Every vector through the rotation in force, all four kinds in one pass per rotation.
-        stacked = np.empty((4, n, 3))
         np.divide(tilt, np.sqrt(sum3(tilt * tilt))[:, None], out=stacked[0])
-        stacked[1] = gyro_raw
         np.subtract(gyro_lp, bias, out=stacked[2])
         stacked[3] = raw_acc
         if len(rotations) == 1:
@@ -340,15 +332,35 @@ class FrontEnd:
         self._new_segment = False
         return features
 
+    def _still(self, first: int, n: int) -> NDArray[np.bool_]:
+        """The rest flag of the ``n`` centres from ``first``.
+
+        Window means of whole rows (contiguous), then one row per channel: numpy is several
+        times slower looping over a few channels of each sample than along a channel. Squared
+        means of acc and gyro, then variances per axis (mean square minus squared mean), six
+        channels per call, each summed over its axes as ``sum3`` does."""
+        rest = self._sums.window_run(first, n, REST_HALF, 0, _CHANNELS) / (2 * REST_HALF + 1)
+        means = np.ascontiguousarray(rest.T)
+        squared = means[_ACC.start:_GYRO.stop] ** 2
+        var = means[_ACC2.start:_GYRO2.stop] - squared
+        still: NDArray[np.bool_] = var[3] + var[4] + var[5] < REST_GYRO_VAR
+        if np.count_nonzero(still):  # (in motion the gyro test alone says no rest anywhere)
+            acc_mean_norm = np.sqrt(squared[0] + squared[1] + squared[2])
+            still &= (
+                (var[0] + var[1] + var[2] < REST_ACC_VAR)
+                & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
+                & (means[_VALID] > 0.999)
+            )
+        return still
+
     def _swing_gyro(self, first: int, n: int, gyro_raw: FloatArray) -> FloatArray | None:
         """The gyro where gait is near the ``n`` centres from ``first``, zero elsewhere (None:
         nowhere). Gait counts over every centre's window are at most those over the union of
         the windows: when that falls short (the usual case) no window needs summing."""
         sums = self._sums
         hi = first + REST_HALF + 1
-        if not self._gait_counts_reached(
-                sums.cumulative_at(hi + n - 1)
-                - sums.cumulative_at(max(hi - GAIT_WINDOW, sums.k_start))):
+        if not self._gait_reached(
+                sums.span(max(hi - GAIT_WINDOW, sums.k_start), hi + n - 1, _FAST, _IMPACT + 1)):
             return None
         around = sums.trailing_run(hi, n, GAIT_WINDOW, _FAST, _IMPACT + 1)
         gait = (around[:, 0] >= GAIT_MIN_FAST) & (around[:, 1] >= GAIT_MIN_IMPACTS)
