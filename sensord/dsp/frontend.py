@@ -140,7 +140,8 @@ class FrontEnd:
             self._new_segment = True
         acc = chunk.acc_m_s2
         gyro = chunk.gyro_rad_s
-        values = self._sums.reserve(len(chunk))
+        n = len(chunk)
+        values = self._sums.reserve(n)
         values[:, _ACC] = acc
         values[:, _GYRO] = gyro
         values[:, _VALID] = chunk.valid
@@ -157,7 +158,7 @@ class FrontEnd:
         np.sqrt(sum3(acc2), out=acc_norm)
         np.greater(gyro_norm, FAST_RAD_S, out=values[:, _FAST])
         np.greater(acc_norm, IMPACT_M_S2, out=values[:, _IMPACT])
-        self._sums.commit(len(chunk))
+        self._sums.commit(n)
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
             out.append(self._features(self._next, last + 1))
@@ -279,7 +280,8 @@ class FrontEnd:
             index, near = self._due(waiting, first, stop)
             if index < stop:
                 changes.append((index, 0, waiting, near))
-        changes.sort(key=lambda c: (c[0], c[1]))
+        if len(changes) > 1:
+            changes.sort(key=lambda c: (c[0], c[1]))
         # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
         # nearby), not while tapping, fidgeting or changing posture.
         swing_gyro = self._swing_gyro(first, n, gyro_raw)
