@@ -14,6 +14,7 @@ cost more than the whole pipeline (see bench/bench_pipeline.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -55,9 +56,9 @@ _GYRO2: Final = slice(9, 12)
 _VALID: Final = 12
 _FAST: Final = 13
 _IMPACT: Final = 14
-_CHANNELS: Final = 15
-#: The thresholds of the _FAST and _IMPACT flags, in that (channel) order.
-_FAST_IMPACT: Final = np.array((FAST_RAD_S, IMPACT_M_S2))
+_GYRO_NORM: Final = 15
+_ACC_NORM: Final = 16
+_CHANNELS: Final = 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,20 +140,25 @@ class FrontEnd:
             self._new_segment = True
         acc = chunk.acc_m_s2
         gyro = chunk.gyro_rad_s
-        values = np.empty((len(chunk), _CHANNELS))
+        n = len(chunk)
+        values = self._sums.reserve(n)
         values[:, _ACC] = acc
         values[:, _GYRO] = gyro
-        both = values[:, _ACC.start:_GYRO.stop]
-        np.multiply(both, both, out=values[:, _ACC2.start:_GYRO2.stop])
         values[:, _VALID] = chunk.valid
+        # Squares from the chunk's own (contiguous) arrays: on column slices of ``values``
+        # numpy loops over a few channels per row, several times slower in large chunks.
+        acc2 = acc * acc
+        gyro2 = gyro * gyro
+        values[:, _ACC2] = acc2
+        values[:, _GYRO2] = gyro2
         # |gyro| and |acc| as np.linalg.norm computes them (the same sums of the same squares),
-        # both at once: columns (x, y, z) of the squared gyro and acc, stepping back by 3.
-        norms = np.sqrt(
-            values[:, _GYRO2.start:_ACC2.start - 1:-3]
-            + values[:, _GYRO2.start + 1:_ACC2.start:-3]
-            + values[:, _GYRO2.start + 2:_ACC2.start + 1:-3])
-        np.greater(norms, _FAST_IMPACT, out=values[:, _FAST:_IMPACT + 1])
-        self._sums.append(values)
+        # kept as channels: the features report |acc| of these samples once they are centres.
+        gyro_norm, acc_norm = values[:, _GYRO_NORM], values[:, _ACC_NORM]
+        np.sqrt(sum3(gyro2), out=gyro_norm)
+        np.sqrt(sum3(acc2), out=acc_norm)
+        np.greater(gyro_norm, FAST_RAD_S, out=values[:, _FAST])
+        np.greater(acc_norm, IMPACT_M_S2, out=values[:, _IMPACT])
+        self._sums.commit(n)
         last = self._sums.k_end - 1 - REST_HALF
         if last >= self._next:
             out.append(self._features(self._next, last + 1))
@@ -175,8 +181,7 @@ class FrontEnd:
         hi = min(hi, self._sums.k_end)
         if hi <= lo:
             return False
-        return self._gait_counts_reached(
-            self._sums.cumulative_at(hi) - self._sums.cumulative_at(lo))
+        return self._gait_reached(self._sums.span(lo, hi, _FAST, _IMPACT + 1))
 
     def _start_still_run(self, start: int) -> None:
         self._run_start = start
@@ -214,6 +219,12 @@ class FrontEnd:
         return deadline, False
 
     @staticmethod
+    def _gait_reached(counts: FloatArray) -> bool:
+        """Whether counts of fast samples and impacts (in that order) are those of gait."""
+        fast, impacts = counts.tolist()
+        return bool(fast >= GAIT_MIN_FAST and impacts >= GAIT_MIN_IMPACTS)
+
+    @staticmethod
     def _gait_counts_reached(counts: FloatArray) -> bool:
         return bool(counts[_FAST] >= GAIT_MIN_FAST and counts[_IMPACT] >= GAIT_MIN_IMPACTS)
 
@@ -221,18 +232,7 @@ class FrontEnd:
         """Features of the centre indices ``[first, stop)``."""
         sums = self._sums
         n = stop - first
-        rest = sums.window_run(first, n, REST_HALF, 0, _VALID + 1) / (2 * REST_HALF + 1)
-        # Squared means of acc and gyro, then variances per axis (mean square minus squared
-        # mean), six channels per call; summed over the axes of each sensor below.
-        squared = rest[:, _ACC.start:_GYRO.stop] ** 2
-        var = rest[:, _ACC2.start:_GYRO2.stop] - squared
-        acc_mean_norm = np.sqrt(sum3(squared[:, _ACC]))
-        still = (
-            (sum3(var[:, _GYRO]) < REST_GYRO_VAR)
-            & (sum3(var[:, _ACC]) < REST_ACC_VAR)
-            & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
-            & (rest[:, _VALID] > 0.999)
-        )
+        still = self._still(first, n)
         raw = sums.run(first, n)
         tilt = sums.window_run(first, n, TILT_HALF, _ACC.start, _ACC.stop) / (2 * TILT_HALF + 1)
         gyro_lp = sums.window_run(first, n, GYRO_HALF, _GYRO.start, _GYRO.stop) / (
@@ -240,7 +240,8 @@ class FrontEnd:
 
         # Still runs: where they start and end among these centres (most blocks have none).
         was_still = self._was_still
-        if still.all() if was_still else not still.any():
+        flagged = np.count_nonzero(still)
+        if flagged == n if was_still else not flagged:
             changed = np.empty(0, dtype=np.intp)  # the usual case: still (or not) throughout
         else:
             changed = where_true(still[1:] != still[:-1]) + 1
@@ -266,7 +267,9 @@ class FrontEnd:
         else:
             bias = self._bias  # no rest among these samples: the bias is held
         self._was_still = bool(still[-1])
-        gyro_raw = raw[:, _GYRO] - bias
+        # Every vector through the rotation in force below, all four kinds at once.
+        stacked = np.empty((4, n, 3))
+        gyro_raw = np.subtract(raw[:, _GYRO], bias, out=stacked[1])
 
         # The rotation changes only at axis updates and when a still period settles.
         every = self.mounting.axis_update_every
@@ -277,12 +280,11 @@ class FrontEnd:
             index, near = self._due(waiting, first, stop)
             if index < stop:
                 changes.append((index, 0, waiting, near))
-        changes.sort(key=lambda c: (c[0], c[1]))
+        if len(changes) > 1:
+            changes.sort(key=lambda c: (c[0], c[1]))
         # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
         # nearby), not while tapping, fidgeting or changing posture.
-        around = sums.trailing_run(first + REST_HALF + 1, n, GAIT_WINDOW, _FAST, _IMPACT + 1)
-        gait = (around[:, 0] >= GAIT_MIN_FAST) & (around[:, 1] >= GAIT_MIN_IMPACTS)
-        swing_gyro = np.where(gait[:, None], gyro_raw, 0.0) if gait.any() else None
+        swing_gyro = self._swing_gyro(first, n, gyro_raw)
         raw_acc = raw[:, _ACC]
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
@@ -301,10 +303,7 @@ class FrontEnd:
             rotations.append((lo, self.mounting.rotation))
         self._add_swings(swing_gyro, raw_acc, lo - first, n)
 
-        # Every vector through the rotation in force, all four kinds in one pass per rotation.
-        stacked = np.empty((4, n, 3))
         np.divide(tilt, np.sqrt(sum3(tilt * tilt))[:, None], out=stacked[0])
-        stacked[1] = gyro_raw
         np.subtract(gyro_lp, bias, out=stacked[2])
         stacked[3] = raw_acc
         if len(rotations) == 1:
@@ -322,7 +321,7 @@ class FrontEnd:
             valid=raw[:, _VALID] > 0.5,
             still=still,
             acc_m_s2=turned[3],
-            acc_norm_m_s2=np.sqrt(sum3(raw[:, _ACC2])),
+            acc_norm_m_s2=raw[:, _ACC_NORM].copy(),
             gyro_rad_s=turned[1],
             gyro_lp_rad_s=turned[2],
             up=up,
@@ -335,6 +334,43 @@ class FrontEnd:
         self._new_segment = False
         return features
 
+    def _still(self, first: int, n: int) -> NDArray[np.bool_]:
+        """The rest flag of the ``n`` centres from ``first``.
+
+        Window means of whole rows (contiguous), then one row per channel: numpy is several
+        times slower looping over a few channels of each sample than along a channel. Squared
+        means of acc and gyro, then variances per axis (mean square minus squared mean), six
+        channels per call, each summed over its axes as ``sum3`` does."""
+        rest = self._sums.window_run(first, n, REST_HALF, 0, _CHANNELS) / (2 * REST_HALF + 1)
+        means = np.ascontiguousarray(rest.T)
+        squared = means[_ACC.start:_GYRO.stop] ** 2
+        var = means[_ACC2.start:_GYRO2.stop] - squared
+        still: NDArray[np.bool_] = var[3] + var[4] + var[5] < REST_GYRO_VAR
+        if np.count_nonzero(still):  # (in motion the gyro test alone says no rest anywhere)
+            acc_mean_norm = np.sqrt(squared[0] + squared[1] + squared[2])
+            still &= (
+                (var[0] + var[1] + var[2] < REST_ACC_VAR)
+                & (np.abs(acc_mean_norm - GRAVITY_M_S2) < REST_ACC_TOL_M_S2)
+                & (means[_VALID] > 0.999)
+            )
+        return still
+
+    def _swing_gyro(self, first: int, n: int, gyro_raw: FloatArray) -> FloatArray | None:
+        """The gyro where gait is near the ``n`` centres from ``first``, zero elsewhere (None:
+        nowhere). Gait counts over every centre's window are at most those over the union of
+        the windows: when that falls short (the usual case) no window needs summing."""
+        sums = self._sums
+        hi = first + REST_HALF + 1
+        if not self._gait_reached(
+                sums.span(max(hi - GAIT_WINDOW, sums.k_start), hi + n - 1, _FAST, _IMPACT + 1)):
+            return None
+        around = sums.trailing_run(hi, n, GAIT_WINDOW, _FAST, _IMPACT + 1)
+        gait = (around[:, 0] >= GAIT_MIN_FAST) & (around[:, 1] >= GAIT_MIN_IMPACTS)
+        if not np.count_nonzero(gait):
+            return None
+        swing: FloatArray = np.where(gait[:, None], gyro_raw, 0.0)
+        return swing
+
     def _add_swings(
         self, swing_gyro: FloatArray | None, acc: FloatArray, a: int, b: int
     ) -> None:
@@ -346,14 +382,20 @@ class FrontEnd:
 
     def _bias_resting(self, first: int, still: NDArray[np.bool_]) -> FloatArray:
         """``_bias_for`` when every sample goes on with the current still run (the usual case
-        at rest). Once the run is 5 s long every mean is over the same number of samples
-        before it: equal windows, summed from slices instead of index arrays."""
+        at rest), summed from slices instead of index arrays: once the run is 5 s long every
+        mean is over the same number of samples before it; before that every mean starts
+        where the run does."""
         n = still.shape[0]
         hi = first + REST_HALF + 1
-        if hi - BIAS_WINDOW < max(self._run_start - REST_HALF, self._sums.k_start):
+        lo = max(self._run_start - REST_HALF, self._sums.k_start)
+        if hi - BIAS_WINDOW >= lo:
+            means = self._sums.run_sums(hi - BIAS_WINDOW, n, BIAS_WINDOW, _GYRO) / BIAS_WINDOW
+        elif hi + n - 1 - BIAS_WINDOW <= lo:
+            counts = np.arange(hi - lo, hi - lo + n)
+            means = self._sums.since(lo, hi, n, _GYRO) / counts[:, None]
+        else:
             return self._bias_for(first, still, None)
-        means = self._sums.run_sums(hi - BIAS_WINDOW, n, BIAS_WINDOW, _GYRO) / BIAS_WINDOW
-        if not (np.sqrt(sum3(means * means)) < MAX_BIAS_RAD_S).all():
+        if not _below_max_bias(sum3(means * means)):
             return self._bias_for(first, still, None)
         self._bias = means[-1].copy()
         return means
@@ -374,10 +416,11 @@ class FrontEnd:
         lo = np.maximum(starts - REST_HALF, hi - BIAS_WINDOW)
         lo = np.maximum(lo, self._sums.k_start)
         means = self._sums.range_sums(lo, hi, _GYRO) / (hi - lo)[:, None]
-        plausible = np.sqrt(sum3(means * means)) < MAX_BIAS_RAD_S
-        if idx.size == n and plausible.all():
+        squares = sum3(means * means)
+        if idx.size == n and _below_max_bias(squares):
             self._bias = means[-1].copy()
             return means
+        plausible = np.sqrt(squares) < MAX_BIAS_RAD_S
         # Row 0 the held bias, row 1 + i the mean at sample i where plausible; each sample
         # takes the last such row at or before it (one gather instead of masked copies).
         rows = np.empty((n + 1, 3))
@@ -390,6 +433,13 @@ class FrontEnd:
         if n:
             self._bias = bias[-1].copy()
         return bias
+
+
+def _below_max_bias(squares: FloatArray) -> bool:
+    """Whether every bias of these squared norms is plausible (under MAX_BIAS_RAD_S): the
+    largest root is the root of the largest square (a rounded root never decreases), and a
+    NaN makes both the maximum and the test fail."""
+    return math.sqrt(float(squares.max())) < MAX_BIAS_RAD_S
 
 
 __all__ = ["GRID_RATE_HZ", "LATENCY_SAMPLES", "Features", "FrontEnd"]

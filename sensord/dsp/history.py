@@ -36,36 +36,44 @@ class History:
         self.k_end = 0  # one past the last absolute index held
         self._buffers: dict[str, FloatArray] = {}
         self._offset = 0  # buffer row of k_start
+        self._capacity = 0  # rows of every buffer
 
     def reset(self, k_start: int) -> None:
         self.k_start = self.k_end = k_start
         self._buffers = {}
         self._offset = 0
+        self._capacity = 0
 
     def append(self, k0: int, **arrays: FloatArray | NDArray[np.bool_]) -> None:
         """Appends samples from absolute index ``k0`` (flags are stored as 0.0 and 1.0)."""
-        n = next(iter(arrays.values())).shape[0]
+        for first in arrays.values():
+            n = first.shape[0]
+            break
+        else:
+            return
         if not self._buffers:
             self.k_start = self.k_end = k0
-            capacity = max(2 * n, 2 * self._keep, 64)
+            self._capacity = max(2 * n, 2 * self._keep, 64)
             self._buffers = {
-                name: np.empty((capacity, *np.shape(a)[1:])) for name, a in arrays.items()}
+                name: np.empty((self._capacity, *np.shape(a)[1:]))
+                for name, a in arrays.items()}
             self._offset = 0
         elif k0 != self.k_end:
             raise ValueError(f"history expected index {self.k_end}, got {k0}")
         held = self.k_end - self.k_start
         stop = self._offset + held
-        capacity = next(iter(self._buffers.values())).shape[0]
-        if stop + n > capacity:
+        if stop + n > self._capacity:
             # Full: copy the kept samples to the front of fresh buffers (old views stay valid).
-            capacity = max(capacity, 2 * (held + n))
+            self._capacity = max(self._capacity, 2 * (held + n))
             for name, buffer in self._buffers.items():
-                fresh = np.empty((capacity, *buffer.shape[1:]))
+                fresh = np.empty((self._capacity, *buffer.shape[1:]))
                 fresh[:held] = buffer[self._offset:stop]
                 self._buffers[name] = fresh
             self._offset, stop = 0, held
+        end = stop + n
+        buffers = self._buffers
         for name, a in arrays.items():
-            self._buffers[name][stop:stop + n] = a
+            buffers[name][stop:end] = a
         self.k_end += n
 
     def trim(self, keep_from: int | None = None) -> None:

@@ -54,16 +54,6 @@ LOBE_PEAK_RAD_S: Final = 2.0
 LOBE_MIN: Final = 4
 
 
-def _rows_sum(rows: FloatArray) -> FloatArray:
-    """The sum of the rows of a C-ordered (m, k) array, added one row after another (a sum
-    down the rows does that, as a cumulative sum does; the latter is cheaper for few rows)."""
-    if rows.shape[0] > 64:
-        total: FloatArray = rows.sum(axis=0)
-        return total
-    last: FloatArray = np.cumsum(rows, axis=0)[-1]
-    return last
-
-
 def _norm(v: FloatArray) -> float:
     """``np.linalg.norm`` of a vector (the square root of its dot product with itself), without
     the general function's overhead."""
@@ -216,18 +206,25 @@ class MountingEstimator:
         specific force while they happen (on average it points up: a fallback vertical)."""
         speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
         moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
-        if not moving.any():
-            self._count_lobes(gyro_rad_s)
-            return
-        fast = gyro_rad_s[moving]
-        # Sequential sums (not a matrix product): the same additions in the same order
-        # whatever the block boundaries, so the estimate is bit-identical. (A sum down the
-        # rows of a C-ordered array adds row after row, as a cumulative sum does.)
-        self._acc_sum = _rows_sum(np.concatenate((self._acc_sum[None, :], acc_m_s2[moving])))
-        outer = (fast[:, :, None] * fast[:, None, :]).reshape(-1, 9)
-        total = _rows_sum(np.concatenate((self._fast_cov.reshape(1, 9), outer)))
-        self._fast_cov = total.reshape(3, 3)
-        self._fast_count += int(fast.shape[0])
+        count = int(np.count_nonzero(moving))
+        if count:
+            # Sequential sums (not a matrix product): the same additions in the same order
+            # whatever the block boundaries, so the estimate is bit-identical. Twelve series,
+            # one per row (contiguous, so numpy loops along them): the sums so far, then per
+            # fast sample its specific force and the outer product of its rate; one
+            # cumulative sum adds each series term after term.
+            series = np.empty((12, count + 1))
+            series[:3, 0] = self._acc_sum
+            series[3:, 0] = self._fast_cov.reshape(9)
+            series[:3, 1:] = acc_m_s2[moving].T
+            fast = gyro_rad_s[moving].T
+            outer = series[3:].reshape(3, 3, count + 1)  # (of contiguous rows: a view)
+            np.multiply(fast[:, None], fast, out=outer[:, :, 1:])
+            series.cumsum(axis=1, out=series)
+            total = series[:, -1]
+            self._acc_sum = total[:3]
+            self._fast_cov = total[3:].reshape(3, 3)
+            self._fast_count += count
         self._count_lobes(gyro_rad_s)
 
     def add_rest(self, samples: int) -> None:

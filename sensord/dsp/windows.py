@@ -51,7 +51,12 @@ class RunningSums:
         return self._values[self._offset:self._offset + self._held]
 
     def append(self, x: FloatArray) -> None:
-        n = x.shape[0]
+        self.reserve(x.shape[0])[:] = x
+        self.commit(x.shape[0])
+
+    def reserve(self, n: int) -> FloatArray:
+        """The rows the next ``n`` samples go to (a view to fill in place, then ``commit``):
+        building them there saves copying them in."""
         held, offset = self._held, self._offset
         if offset + held + n > self._values.shape[0]:
             if 2 * (held + n) <= self._values.shape[0]:
@@ -69,12 +74,17 @@ class RunningSums:
                 self._values, self._cs = values, cs
             self._offset = offset = 0
         stop = offset + held
-        self._values[stop:stop + n] = x
+        rows: FloatArray = self._values[stop:stop + n]
+        return rows
+
+    def commit(self, n: int) -> None:
+        """Takes the ``n`` reserved rows, filled in, as the next samples."""
+        stop = self._offset + self._held
         # The same additions, in the same order, as one cumulative sum over the whole segment
         # (in place: the carried sum, then the new samples after it).
         cs = self._cs[stop:stop + n + 1]
-        cs[1:] = x
-        np.cumsum(cs, axis=0, out=cs)
+        cs[1:] = self._values[stop:stop + n]
+        cs.cumsum(axis=0, out=cs)
         self._held += n
 
     def trim(self) -> None:
@@ -116,6 +126,14 @@ class RunningSums:
         result: FloatArray = self._cs[b:b + n, channels] - self._cs[a:a + n, channels]
         return result
 
+    def since(self, lo: int, hi_first: int, n: int, channels: slice) -> FloatArray:
+        """Sums over ``[lo, hi)`` for the ``n`` consecutive ``hi`` from ``hi_first`` (all
+        available)."""
+        shift = self.k_start - self._offset
+        b = hi_first - shift
+        result: FloatArray = self._cs[b:b + n, channels] - self._cs[lo - shift, channels]
+        return result
+
     def trailing_run(self, hi_first: int, n: int, width: int, c0: int, c1: int) -> FloatArray:
         """Sums over ``[max(hi - width, k_start), hi)`` for the ``n`` consecutive ``hi`` from
         ``hi_first``, channels ``[c0, c1)``."""
@@ -139,6 +157,12 @@ class RunningSums:
     def cumulative_at(self, index: int) -> FloatArray:
         """The running sum of everything before absolute ``index`` (kept range only)."""
         result: FloatArray = self._cs[index - self.k_start + self._offset].copy()
+        return result
+
+    def span(self, lo: int, hi: int, c0: int, c1: int) -> FloatArray:
+        """The sums of channels ``[c0, c1)`` over the absolute indices ``[lo, hi)``."""
+        shift = self.k_start - self._offset
+        result: FloatArray = self._cs[hi - shift, c0:c1] - self._cs[lo - shift, c0:c1]
         return result
 
     def cumulative(self, lo: int, hi: int) -> FloatArray:

@@ -22,7 +22,7 @@ from sensord.dsp.history import (
     sum3,
     where_true,
 )
-from sensord.dsp.mounting import _cross, _norm, _rows_sum
+from sensord.dsp.mounting import MountingEstimator, _cross, _norm
 from sensord.dsp.resample import Resampler
 from sensord.dsp.windows import RunningSums
 from sensord.sim import SimSpec, simulate
@@ -70,11 +70,29 @@ def test_sliding_extremes_are_the_window_max_and_min(values: np.ndarray, width: 
 
 
 @settings(max_examples=50, deadline=None)
-@given(rows=arrays(np.float64, st.tuples(st.integers(1, 200), st.sampled_from([3, 9])),
-                   elements=FINITE))
-def test_row_sums_add_row_after_row(rows: np.ndarray) -> None:
-    np.testing.assert_array_equal(_rows_sum(rows), np.cumsum(rows, axis=0)[-1])
-    np.testing.assert_array_equal(rows.sum(axis=0), np.cumsum(rows, axis=0)[-1])
+@given(
+    gyro=arrays(np.float64, st.tuples(st.integers(1, 300), st.just(3)),
+                elements=st.floats(-8.0, 8.0)),
+    sizes=st.lists(st.integers(1, 90), min_size=1, max_size=20),
+)
+def test_swing_sums_add_sample_after_sample(gyro: np.ndarray, sizes: list[int]) -> None:
+    acc = gyro[::-1] * 3.0 + 1.0
+    split = MountingEstimator()
+    lo = 0
+    for size in [*sizes, gyro.shape[0]]:
+        split.add_fast(gyro[lo:lo + size], acc[lo:lo + size])
+        lo += size
+    speed2 = np.einsum("ij,ij->i", gyro, gyro)
+    fast = (speed2 > split.fast_rad_s**2) & (speed2 < 20.0**2)
+    rates = gyro[fast]
+    outer = (rates[:, :, None] * rates[:, None, :]).reshape(-1, 9)
+    zero = np.zeros((1, 3))
+    np.testing.assert_array_equal(
+        split._acc_sum, np.cumsum(np.concatenate((zero, acc[fast])), axis=0)[-1])
+    np.testing.assert_array_equal(
+        split._fast_cov.reshape(9),
+        np.cumsum(np.concatenate((np.zeros((1, 9)), outer)), axis=0)[-1])
+    assert split._fast_count == int(fast.sum())
 
 
 @settings(max_examples=50, deadline=None)
