@@ -190,16 +190,16 @@ class Pipeline:
                 unseen = float(features.t_s[0]) - self._horizon_s
                 items.append(_Item(self._horizon_s, 4, StreamBreak(self._horizon_s, unseen)))
             self._horizon_s = float(features.t_s[-1])
-            items.extend(_Item(s.t_known, 0, s) for s in self._gait.update(features))
-            for order, detector, classify in (
-                (1, self._flexions, plantar_flexion.classify),
-                (2, self._presses, toe_press.classify),
-            ):
-                for excursion in detector.update(features):
-                    candidate = classify(excursion)
-                    if candidate is not None:
-                        items.append(_Item(candidate.t_known, order, candidate))
-            items.extend(_Item(c.t_known, 3, c) for c in self._circles.update(features))
+            items.extend([_Item(s.t_known, 0, s) for s in self._gait.update(features)])
+            for excursion in self._flexions.update(features):
+                flexion = plantar_flexion.classify(excursion)
+                if flexion is not None:
+                    items.append(_Item(flexion.t_known, 1, flexion))
+            for excursion in self._presses.update(features):
+                press = toe_press.classify(excursion)
+                if press is not None:
+                    items.append(_Item(press.t_known, 2, press))
+            items.extend([_Item(c.t_known, 3, c) for c in self._circles.update(features)])
 
     def _dispatch(self, payload: RepCandidate | Circle | Stride | StreamBreak) -> list[Event]:
         if isinstance(payload, StreamBreak):

@@ -44,6 +44,13 @@ MAX_BRIDGE: Final = 80
 RATE_WINDOW: Final = 20  # samples over which the turning rate before a gap is measured
 
 
+def _filled(n: int, value: float) -> FloatArray:
+    """``np.full(n, value)`` as floats, without its wrapper's cost (called every block)."""
+    out = np.empty(n)
+    out.fill(value)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Circle:
     """One full turn of the toes. ``aspect`` is minor/major principal diameter."""
@@ -114,31 +121,36 @@ class CircleDetector:
         v = gyro[:, 2] - 1j * gyro[:, 1]
         speed = np.abs(v)
         valid = features.valid
-        valid_all = bool(valid.all())
-        if self._expected_step is None and not bool((speed > GATE_FLOOR_RAD_S).any()):
-            active = self._rest(v, valid, valid_all)
+        n = speed.shape[0]
+        # (The ufuncs' own reductions: the same answers without the method wrappers.)
+        valid_all = bool(np.logical_and.reduce(valid))
+        if self._expected_step is None and not np.logical_or.reduce(speed > GATE_FLOOR_RAD_S):
+            self._rest(v, valid, valid_all)
             # The cumulative sum of no steps: the carried phase (+ 0.0 as that sum would add,
-            # which turns a -0.0 into 0.0).
-            phase = np.full(len(features), self._phase + 0.0)
+            # which turns a -0.0 into 0.0). Nothing is gated: only bridged samples are alive.
+            self._phase += 0.0
+            phase = _filled(n, self._phase)
+            alive_any = not valid_all
+            alive = ~valid
         else:
             active, step = self._steps(h, v, speed, valid, valid_all)
             phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
-        self._phase = float(phase[-1])
-        # A bridged gap does not end an episode by itself.
-        alive = active if valid_all else active | ~valid
-        n = len(features)
-        if alive.any():
+            self._phase = float(phase[-1])
+            # A bridged gap does not end an episode by itself.
+            alive = active if valid_all else active | ~valid
+            alive_any = bool(np.logical_or.reduce(alive))
+        if alive_any:
             idx = np.arange(features.k0, features.k0 + n)
             last_active = np.maximum.accumulate(
                 np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
             self._last_active = int(last_active[-1])
         else:
-            last_active = np.full(n, self._last_active)
+            last_active = _filled(n, self._last_active)
         h.append(
             features.k0, speed=speed, phase=phase, last_active=last_active, gyro_lp=gyro,
             gyro=features.gyro_rad_s, force=features.acc_norm_m_s2,
         )
-        if self._episode is None and self._scan >= features.k0 and not alive.any():
+        if self._episode is None and self._scan >= features.k0 and not alive_any:
             # Nothing turning and no episode: no episode can start here.
             self._scan = h.k_end
             circles = []
@@ -198,9 +210,10 @@ class CircleDetector:
 
     def _rest(
         self, v: NDArray[np.complex128], valid: NDArray[np.bool_], valid_all: bool
-    ) -> NDArray[np.bool_]:
+    ) -> None:
         """``_steps`` of samples all at or below the gate's floor: none is gated, so none
-        turns the phase, and the peak speed is not needed (most of a day is spent so)."""
+        turns the phase (none is active), and the peak speed is not needed (most of a day is
+        spent so)."""
         n = v.shape[0]
         if valid_all:
             last_real = n - 1
@@ -210,7 +223,6 @@ class CircleDetector:
         if last_real >= 0:
             self._prev_v = complex(v[last_real])
             self._prev_gate = False
-        return np.zeros(n, dtype=bool)
 
     def _bridge(self, gap: int) -> bool:
         """Carries a running circle across a short break in the stream (lost packets).
@@ -282,9 +294,8 @@ class CircleDetector:
                 self._scan = hi
                 continue
             signed = ep.direction * rel
-            running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
             done = where_true(signed >= 2 * math.pi)
-            back = where_true(signed < running - REVERSAL_RAD)
+            back = self._reversals(signed, ep.extreme)
             events = [
                 (int(done[0]), 0) if done.size else None,
                 (int(back[0]), 1) if back.size else None,
@@ -318,6 +329,17 @@ class CircleDetector:
                 self._episode = None
                 self._scan = lo + at
         return out
+
+    @staticmethod
+    def _reversals(signed: FloatArray, extreme: float) -> NDArray[np.intp]:
+        """Where ``signed`` falls more than REVERSAL_RAD below its running extreme (carried
+        in as ``extreme``). Usually nowhere, which the overall extremes show without the
+        running one: no sample lies below the highest extreme minus REVERSAL_RAD."""
+        top = max(extreme, float(np.maximum.reduce(signed)))
+        if float(np.minimum.reduce(signed)) >= top - REVERSAL_RAD:
+            return np.empty(0, dtype=np.intp)
+        running = np.maximum.accumulate(np.concatenate(([extreme], signed)))[1:]
+        return where_true(signed < running - REVERSAL_RAD)
 
     def _measure(self, start: int, end: int, direction: int) -> Circle:
         h = self._history
