@@ -194,7 +194,8 @@ class CircleDetector:
             prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
             active = valid & gate & prev_gate
             last_real = int(last_valid[-1])
-        step: FloatArray = np.angle(v * np.conj(prev_v))
+        turn = v * np.conj(prev_v)
+        step: FloatArray = np.arctan2(turn.imag, turn.real)  # np.angle, without its wrapper
         if self._expected_step is not None and valid.any():
             # The first real sample after a break: of the phase steps the gap could hide (the
             # measured one plus whole turns), take the one nearest the turning rate before it.
