@@ -103,6 +103,9 @@ class Pipeline:
         self._pending_from = 0.0  # the first one's time
         self._horizon_s = float("nan")
         self._state = ActivityState()
+        # The state is built when asked for (a live view reads it a few times a second, a
+        # batch not at all): set after a pass, it is the state after that pass.
+        self._state_stale = False
 
     # --- public API ----------------------------------------------------------------------
 
@@ -136,12 +139,15 @@ class Pipeline:
         for item in news:
             events.extend(self._recognizer.add(item))
         events.extend(self._recognizer.finish())
-        self._update_state()
+        self._state_stale = True
         return events
 
     @property
     def state(self) -> ActivityState:
         """The live state after the last processed block (exercise, reps, hold timer)."""
+        if self._state_stale:
+            self._state_stale = False
+            self._update_state()
         return self._state
 
     @property
@@ -179,7 +185,7 @@ class Pipeline:
                 events.extend(self._dispatch(item.payload))
         if not math.isnan(self._horizon_s):
             events.extend(self._advance(self._horizon_s))
-        self._update_state()
+        self._state_stale = True
         return events
 
     def _run_chunk(self, chunk: GridChunk, items: list[_Item]) -> None:
