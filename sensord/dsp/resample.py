@@ -94,11 +94,6 @@ class Resampler:
         self._stage_v: FloatArray = np.empty((6, STAGE_SAMPLES + 1))
         self._staged = 0
 
-    @property
-    def staged(self) -> int:
-        """How many samples wait for ``flush``."""
-        return self._staged
-
     def stage(self, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> None:
         """Keeps input samples for the next ``flush`` (a few small copies, no pass)."""
         n = t_s.shape[0]
