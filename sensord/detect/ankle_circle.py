@@ -134,15 +134,16 @@ class CircleDetector:
             alive = ~valid
         else:
             active, step = self._steps(h, v, speed, valid, valid_all)
-            phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
+            phase = np.concatenate(([self._phase], np.where(active, step, 0.0))).cumsum()[1:]
             self._phase = float(phase[-1])
             # A bridged gap does not end an episode by itself.
             alive = active if valid_all else active | ~valid
             alive_any = bool(np.count_nonzero(alive))
         if alive_any:
+            # (The carried index lies before this block: it only fills the samples before
+            # the first alive one.)
             idx = np.arange(features.k0, features.k0 + n)
-            last_active = np.maximum.accumulate(
-                np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
+            last_active = np.maximum.accumulate(np.where(alive, idx, self._last_active))
             self._last_active = int(last_active[-1])
         else:
             last_active = _filled(n, self._last_active)
