@@ -34,8 +34,10 @@ CLOCK_RESET_S: Final = 1.0
 #: A shared all-valid flag run (read-only) for chunks without a bridged cell.
 _ALL_VALID: Final = np.ones(65536, dtype=bool)
 _ALL_VALID.flags.writeable = False
-#: Room for staged samples before the stage grows (a live pass holds a few dozen).
-STAGE_SAMPLES: Final = 256
+#: Room for staged samples before the stage grows: the pipeline's chunk of a recording (a live
+#: pass holds a few dozen). The stage and the running integral's buffer are kept between
+#: passes: fresh large arrays would fault their pages in again on every pass.
+STAGE_SAMPLES: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class Resampler:
         self._stage_t: FloatArray = np.empty(STAGE_SAMPLES + 1)
         self._stage_v: FloatArray = np.empty((6, STAGE_SAMPLES + 1))
         self._staged = 0
+        self._cum: FloatArray = np.empty((6, STAGE_SAMPLES + 1))  # the running integral's
 
     def stage(self, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> None:
         """Keeps input samples for the next ``flush`` (a few small copies, no pass)."""
@@ -122,9 +125,11 @@ class Resampler:
                 vv[:, 0] = self._v_last
             self.stats.samples_in += hi - lo
             self._feed_values(tt, vv, out)
-        if self._stage_t.shape[0] > 4 * (STAGE_SAMPLES + 1):
+        if self._stage_t.shape[0] > STAGE_SAMPLES + 1 or self._cum.shape[1] > STAGE_SAMPLES + 1:
+            # (After a pass larger than a chunk: back to the usual size.)
             self._stage_t = np.empty(STAGE_SAMPLES + 1)
             self._stage_v = np.empty((6, STAGE_SAMPLES + 1))
+            self._cum = np.empty((6, STAGE_SAMPLES + 1))
         return out
 
     def feed(
@@ -134,19 +139,10 @@ class Resampler:
         n = t_s.shape[0]
         if n == 0:
             return []
-        self.stats.samples_in += n
-        # Channel-major (6, n): running sums along contiguous rows are several times faster.
-        tt = np.empty(n + 1)
-        tt[0] = self._t_last
-        tt[1:] = t_s
-        vv = np.empty((6, n + 1))
-        if self._v_last is not None:
-            vv[:, 0] = self._v_last
-        vv[:3, 1:] = acc_m_s2.T
-        vv[3:, 1:] = gyro_rad_s.T
-        out: list[GridChunk] = []
-        self._feed_values(tt, vv, out)
-        return out
+        # (Through the stage: channel-major (6, n), running sums along contiguous rows are
+        # several times faster; anything staged before goes first.)
+        self.stage(t_s, acc_m_s2, gyro_rad_s)
+        return self.flush(self._staged)
 
     def _feed_values(self, tt: FloatArray, vv: FloatArray, out: list[GridChunk]) -> None:
         """Feeds samples ``tt[1:]``, ``vv[:, 1:]`` (channel-major (6, n)); column 0 holds the
@@ -243,13 +239,15 @@ class Resampler:
             return
         # The running integral: the carried one, then dt * (v0 + v1) * 0.5 per interval (the
         # increments written in place after it, the same operations in the same order).
-        cum = np.empty(vv.shape)
+        if self._cum.shape[1] < vv.shape[1]:
+            self._cum = np.empty(vv.shape)
+        cum = self._cum[:, :vv.shape[1]]
         cum[:, 0] = self._c_last
         increments = cum[:, 1:]
         np.add(vv[:, 1:], vv[:, :-1], out=increments)
         increments *= dt
         increments *= 0.5
-        cum.cumsum(axis=1, out=cum)
+        np.add.accumulate(cum, axis=1, out=cum)  # (cumsum's own loop, without its wrapper)
         if self._c_left is None:
             # The segment's first left edge lies at or after its first sample: integrate up to
             # it as soon as a sample beyond it arrives (later calls no longer hold the interval).
@@ -326,7 +324,7 @@ class Resampler:
         # same operations in the same order; ``take`` gathers several times faster than
         # indexing a small array).
         v0 = vv.take(idx, axis=1)
-        result: FloatArray = vv[:, 1:].take(idx, axis=1)  # the samples after
+        result: FloatArray = vv.take(idx + 1, axis=1)  # the samples after
         result -= v0
         result *= frac
         result += v0
