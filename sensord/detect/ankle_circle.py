@@ -259,27 +259,31 @@ class CircleDetector:
         out: list[Circle] = []
         if self._episode is not None and self._episode.ref < h.k_start:
             self._episode = None  # longer than anything we keep: not a circle
-        self._scan = max(self._scan, h.k_start)
+        self._scan = base = max(self._scan, h.k_start)
+        if base >= h.k_end:
+            return out
+        # Samples since the last alive one (0: alive), and the phase, from where the scan
+        # starts (it only moves on): fetched once, viewed window by window.
+        since_all = np.arange(base, h.k_end) - h.get("last_active", base, h.k_end)
+        phase_all = h.get("phase", base, h.k_end)
         while self._scan < h.k_end:
             lo, hi = self._scan, min(h.k_end, self._scan + 250)
-            last_active = h.get("last_active", lo, hi)
-            idx = np.arange(lo, hi)
+            since = since_all[lo - base:hi - base]
             if self._episode is None:
-                started = where_true(last_active == idx)
+                started = where_true(since == 0)
                 if not started.size:
                     self._scan = hi
                     continue
                 first = lo + int(started[0])
                 self._episode = _Episode(
-                    ref=first, ref_phase=float(h.get("phase", first, first + 1)[0]),
+                    ref=first, ref_phase=float(phase_all[first - base]),
                     direction=0, extreme=0.0, extreme_at=first,
                 )
                 self._scan = first
                 continue
             ep = self._episode
-            phase = h.get("phase", lo, hi)
-            rel = phase - ep.ref_phase
-            idle = where_true(idx - last_active >= IDLE_END)
+            rel = phase_all[lo - base:hi - base] - ep.ref_phase
+            idle = where_true(since >= IDLE_END)
             idle_at = int(idle[0]) if idle.size else None
             if ep.direction == 0:
                 turned = where_true(np.abs(rel) > math.pi / 2)
