@@ -68,6 +68,16 @@ class ImuBlock:
         )
 
     @classmethod
+    def _agreeing(cls, t_s: FloatArray, acc_m_s2: FloatArray, gyro_rad_s: FloatArray) -> Self:
+        """A block of arrays known to agree (cut or joined from checked blocks): the same
+        fields, without ``__post_init__``'s shape check."""
+        block = object.__new__(cls)
+        object.__setattr__(block, "t_s", t_s)
+        object.__setattr__(block, "acc_m_s2", acc_m_s2)
+        object.__setattr__(block, "gyro_rad_s", gyro_rad_s)
+        return block
+
+    @classmethod
     def empty(cls) -> Self:
         return cls(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
 
@@ -75,7 +85,7 @@ class ImuBlock:
     def concat(cls, blocks: list[ImuBlock]) -> Self:
         if not blocks:
             return cls.empty()
-        return cls(
+        return cls._agreeing(
             np.concatenate([b.t_s for b in blocks]),
             np.concatenate([b.acc_m_s2 for b in blocks]),
             np.concatenate([b.gyro_rad_s for b in blocks]),
@@ -85,7 +95,7 @@ class ImuBlock:
         return int(self.t_s.shape[0])
 
     def slice(self, start: int, stop: int) -> ImuBlock:
-        return ImuBlock(
+        return ImuBlock._agreeing(
             self.t_s[start:stop], self.acc_m_s2[start:stop], self.gyro_rad_s[start:stop]
         )
 

@@ -12,10 +12,9 @@ is no clock, no I/O and no global state: time is the samples' own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final
-
-import numpy as np
 
 from sensord.detect import plantar_flexion, toe_press
 from sensord.detect.ankle_circle import Circle, CircleDetector
@@ -100,27 +99,38 @@ class Pipeline:
         self._circles = CircleDetector()
         self._recognizer = Recognizer(self.config.routine)
         self._visible = VISIBLE[self.config.placement]
-        self._pending: list[ImuBlock] = []
-        self._pending_from: float | None = None
+        self._pending = 0  # samples staged in the resampler, waiting for a pass
+        self._pending_from = 0.0  # the first one's time
         self._horizon_s = float("nan")
         self._state = ActivityState()
+        # The state is built when asked for (a live view reads it a few times a second, a
+        # batch not at all): set after a pass, it is the state after that pass.
+        self._state_stale = False
 
     # --- public API ----------------------------------------------------------------------
 
     def feed(self, block: ImuBlock) -> list[Event]:
         """Processes a block and returns the events that became certain."""
-        if len(block) == 0:
+        t_s = block.t_s
+        n = t_s.shape[0]
+        if n == 0:
             return []
-        self._pending.append(block)
-        if self._pending_from is None:
-            self._pending_from = float(block.t_s[0])
-        if float(block.t_s[-1]) - self._pending_from < self.config.hop_s:
+        t_last = float(t_s[-1])
+        if not self._pending:
+            self._pending_from = float(t_s[0])
+            if t_last - self._pending_from >= self.config.hop_s:
+                # A pass on its own (a recording, or no hop): fed as it is, without staging.
+                return self._process(block)
+        # Small blocks wait in the resampler's stage (no list of blocks to join later).
+        self._resampler.stage(t_s, block.acc_m_s2, block.gyro_rad_s)
+        self._pending += n
+        if t_last - self._pending_from < self.config.hop_s:
             return []
-        return self._process()
+        return self._process(None)
 
     def finish(self) -> list[Event]:
         """Ends the stream: processes what is buffered and closes what is open."""
-        events = self._process() if self._pending else []
+        events = self._process(None) if self._pending else []
         # Landings still waiting for samples that will not come are decided on what there is.
         for stride in self._gait.finish():
             events.extend(self._advance(stride.t_known))
@@ -129,12 +139,15 @@ class Pipeline:
         for item in news:
             events.extend(self._recognizer.add(item))
         events.extend(self._recognizer.finish())
-        self._update_state()
+        self._state_stale = True
         return events
 
     @property
     def state(self) -> ActivityState:
         """The live state after the last processed block (exercise, reps, hold timer)."""
+        if self._state_stale:
+            self._state_stale = False
+            self._update_state()
         return self._state
 
     @property
@@ -151,42 +164,48 @@ class Pipeline:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _process(self) -> list[Event]:
-        blocks, self._pending, self._pending_from = self._pending, [], None
-        block = blocks[0] if len(blocks) == 1 else ImuBlock.concat(blocks)
+    def _process(self, block: ImuBlock | None) -> list[Event]:
+        """One pass over ``block``, else over the samples staged in the resampler."""
         items: list[_Item] = []
-        for lo in range(0, len(block), CHUNK_SAMPLES):
-            piece = block.slice(lo, lo + CHUNK_SAMPLES)
-            for chunk in self._resampler.feed(piece.t_s, piece.acc_m_s2, piece.gyro_rad_s):
+        if block is None:
+            self._pending = 0
+            for chunk in self._resampler.flush(CHUNK_SAMPLES):
                 self._run_chunk(chunk, items)
-        items.sort(key=lambda item: (item.t_known, item.order))
+        else:
+            t_s, acc, gyro = block.t_s, block.acc_m_s2, block.gyro_rad_s
+            for lo in range(0, t_s.shape[0], CHUNK_SAMPLES):
+                hi = lo + CHUNK_SAMPLES
+                for chunk in self._resampler.feed(t_s[lo:hi], acc[lo:hi], gyro[lo:hi]):
+                    self._run_chunk(chunk, items)
         events: list[Event] = []
-        for item in items:
-            events.extend(self._advance(item.t_known))
-            events.extend(self._dispatch(item.payload))
-        if not np.isnan(self._horizon_s):
+        if items:
+            items.sort(key=lambda item: (item.t_known, item.order))
+            for item in items:
+                events.extend(self._advance(item.t_known))
+                events.extend(self._dispatch(item.payload))
+        if not math.isnan(self._horizon_s):
             events.extend(self._advance(self._horizon_s))
-        self._update_state()
+        self._state_stale = True
         return events
 
     def _run_chunk(self, chunk: GridChunk, items: list[_Item]) -> None:
         """Runs the front end and the detectors over one grid chunk, collecting candidates."""
         for features in self._frontend.feed(chunk):
-            if features.new_segment and not np.isnan(self._horizon_s):
+            if features.new_segment and not math.isnan(self._horizon_s):
                 # After everything known by the end of the old segment (order 4).
                 unseen = float(features.t_s[0]) - self._horizon_s
                 items.append(_Item(self._horizon_s, 4, StreamBreak(self._horizon_s, unseen)))
             self._horizon_s = float(features.t_s[-1])
-            items.extend(_Item(s.t_known, 0, s) for s in self._gait.update(features))
-            for order, detector, classify in (
-                (1, self._flexions, plantar_flexion.classify),
-                (2, self._presses, toe_press.classify),
-            ):
-                for excursion in detector.update(features):
-                    candidate = classify(excursion)
-                    if candidate is not None:
-                        items.append(_Item(candidate.t_known, order, candidate))
-            items.extend(_Item(c.t_known, 3, c) for c in self._circles.update(features))
+            items.extend([_Item(s.t_known, 0, s) for s in self._gait.update(features)])
+            for excursion in self._flexions.update(features):
+                flexion = plantar_flexion.classify(excursion)
+                if flexion is not None:
+                    items.append(_Item(flexion.t_known, 1, flexion))
+            for excursion in self._presses.update(features):
+                press = toe_press.classify(excursion)
+                if press is not None:
+                    items.append(_Item(press.t_known, 2, press))
+            items.extend([_Item(c.t_known, 3, c) for c in self._circles.update(features)])
 
     def _dispatch(self, payload: RepCandidate | Circle | Stride | StreamBreak) -> list[Event]:
         if isinstance(payload, StreamBreak):
@@ -218,7 +237,7 @@ class Pipeline:
             events.extend(self._recognizer.tick(due))
 
     def _update_state(self) -> None:
-        if np.isnan(self._horizon_s):
+        if math.isnan(self._horizon_s):
             return
         hold = self._flexions.running_hold_s()
         if hold is None:

@@ -44,6 +44,13 @@ MAX_BRIDGE: Final = 80
 RATE_WINDOW: Final = 20  # samples over which the turning rate before a gap is measured
 
 
+def _filled(n: int, value: float) -> FloatArray:
+    """``np.full(n, value)`` as floats, without its wrapper's cost (called every block)."""
+    out = np.empty(n)
+    out.fill(value)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Circle:
     """One full turn of the toes. ``aspect`` is minor/major principal diameter."""
@@ -114,31 +121,37 @@ class CircleDetector:
         v = gyro[:, 2] - 1j * gyro[:, 1]
         speed = np.abs(v)
         valid = features.valid
-        valid_all = bool(valid.all())
-        if self._expected_step is None and not bool((speed > GATE_FLOOR_RAD_S).any()):
-            active = self._rest(v, valid, valid_all)
+        n = speed.shape[0]
+        # (Counting is the cheapest all/any of a small flag array.)
+        valid_all = np.count_nonzero(valid) == n
+        if self._expected_step is None and not np.count_nonzero(speed > GATE_FLOOR_RAD_S):
+            self._rest(v, valid, valid_all)
             # The cumulative sum of no steps: the carried phase (+ 0.0 as that sum would add,
-            # which turns a -0.0 into 0.0).
-            phase = np.full(len(features), self._phase + 0.0)
+            # which turns a -0.0 into 0.0). Nothing is gated: only bridged samples are alive.
+            self._phase += 0.0
+            phase = _filled(n, self._phase)
+            alive_any = not valid_all
+            alive = ~valid
         else:
             active, step = self._steps(h, v, speed, valid, valid_all)
-            phase = np.cumsum(np.concatenate(([self._phase], np.where(active, step, 0.0))))[1:]
-        self._phase = float(phase[-1])
-        # A bridged gap does not end an episode by itself.
-        alive = active if valid_all else active | ~valid
-        n = len(features)
-        if alive.any():
+            phase = np.concatenate(([self._phase], np.where(active, step, 0.0))).cumsum()[1:]
+            self._phase = float(phase[-1])
+            # A bridged gap does not end an episode by itself.
+            alive = active if valid_all else active | ~valid
+            alive_any = bool(np.count_nonzero(alive))
+        if alive_any:
+            # (The carried index lies before this block: it only fills the samples before
+            # the first alive one.)
             idx = np.arange(features.k0, features.k0 + n)
-            last_active = np.maximum.accumulate(
-                np.concatenate(([self._last_active], np.where(alive, idx, -(10**9)))))[1:]
+            last_active = np.maximum.accumulate(np.where(alive, idx, self._last_active))
             self._last_active = int(last_active[-1])
         else:
-            last_active = np.full(n, self._last_active)
+            last_active = _filled(n, self._last_active)
         h.append(
             features.k0, speed=speed, phase=phase, last_active=last_active, gyro_lp=gyro,
             gyro=features.gyro_rad_s, force=features.acc_norm_m_s2,
         )
-        if self._episode is None and self._scan >= features.k0 and not alive.any():
+        if self._episode is None and self._scan >= features.k0 and not alive_any:
             # Nothing turning and no episode: no episode can start here.
             self._scan = h.k_end
             circles = []
@@ -182,7 +195,8 @@ class CircleDetector:
             prev_gate = np.where(ref >= 0, gate[np.maximum(ref, 0)], self._prev_gate)
             active = valid & gate & prev_gate
             last_real = int(last_valid[-1])
-        step: FloatArray = np.angle(v * np.conj(prev_v))
+        turn = v * np.conj(prev_v)
+        step: FloatArray = np.arctan2(turn.imag, turn.real)  # np.angle, without its wrapper
         if self._expected_step is not None and valid.any():
             # The first real sample after a break: of the phase steps the gap could hide (the
             # measured one plus whole turns), take the one nearest the turning rate before it.
@@ -198,9 +212,10 @@ class CircleDetector:
 
     def _rest(
         self, v: NDArray[np.complex128], valid: NDArray[np.bool_], valid_all: bool
-    ) -> NDArray[np.bool_]:
+    ) -> None:
         """``_steps`` of samples all at or below the gate's floor: none is gated, so none
-        turns the phase, and the peak speed is not needed (most of a day is spent so)."""
+        turns the phase (none is active), and the peak speed is not needed (most of a day is
+        spent so)."""
         n = v.shape[0]
         if valid_all:
             last_real = n - 1
@@ -210,7 +225,6 @@ class CircleDetector:
         if last_real >= 0:
             self._prev_v = complex(v[last_real])
             self._prev_gate = False
-        return np.zeros(n, dtype=bool)
 
     def _bridge(self, gap: int) -> bool:
         """Carries a running circle across a short break in the stream (lost packets).
@@ -245,27 +259,31 @@ class CircleDetector:
         out: list[Circle] = []
         if self._episode is not None and self._episode.ref < h.k_start:
             self._episode = None  # longer than anything we keep: not a circle
-        self._scan = max(self._scan, h.k_start)
+        self._scan = base = max(self._scan, h.k_start)
+        if base >= h.k_end:
+            return out
+        # Samples since the last alive one (0: alive), and the phase, from where the scan
+        # starts (it only moves on): fetched once, viewed window by window.
+        since_all = np.arange(base, h.k_end) - h.get("last_active", base, h.k_end)
+        phase_all = h.get("phase", base, h.k_end)
         while self._scan < h.k_end:
             lo, hi = self._scan, min(h.k_end, self._scan + 250)
-            last_active = h.get("last_active", lo, hi)
-            idx = np.arange(lo, hi)
+            since = since_all[lo - base:hi - base]
             if self._episode is None:
-                started = where_true(last_active == idx)
+                started = where_true(since == 0)
                 if not started.size:
                     self._scan = hi
                     continue
                 first = lo + int(started[0])
                 self._episode = _Episode(
-                    ref=first, ref_phase=float(h.get("phase", first, first + 1)[0]),
+                    ref=first, ref_phase=float(phase_all[first - base]),
                     direction=0, extreme=0.0, extreme_at=first,
                 )
                 self._scan = first
                 continue
             ep = self._episode
-            phase = h.get("phase", lo, hi)
-            rel = phase - ep.ref_phase
-            idle = where_true(idx - last_active >= IDLE_END)
+            rel = phase_all[lo - base:hi - base] - ep.ref_phase
+            idle = where_true(since >= IDLE_END)
             idle_at = int(idle[0]) if idle.size else None
             if ep.direction == 0:
                 turned = where_true(np.abs(rel) > math.pi / 2)
@@ -282,9 +300,8 @@ class CircleDetector:
                 self._scan = hi
                 continue
             signed = ep.direction * rel
-            running = np.maximum.accumulate(np.concatenate(([ep.extreme], signed)))[1:]
             done = where_true(signed >= 2 * math.pi)
-            back = where_true(signed < running - REVERSAL_RAD)
+            back = self._reversals(signed, ep.extreme)
             events = [
                 (int(done[0]), 0) if done.size else None,
                 (int(back[0]), 1) if back.size else None,
@@ -318,6 +335,17 @@ class CircleDetector:
                 self._episode = None
                 self._scan = lo + at
         return out
+
+    @staticmethod
+    def _reversals(signed: FloatArray, extreme: float) -> NDArray[np.intp]:
+        """Where ``signed`` falls more than REVERSAL_RAD below its running extreme (carried
+        in as ``extreme``). Usually nowhere, which the overall extremes show without the
+        running one: no sample lies below the highest extreme minus REVERSAL_RAD."""
+        top = max(extreme, float(np.maximum.reduce(signed)))
+        if float(np.minimum.reduce(signed)) >= top - REVERSAL_RAD:
+            return np.empty(0, dtype=np.intp)
+        running = np.maximum.accumulate(np.concatenate(([extreme], signed)))[1:]
+        return where_true(signed < running - REVERSAL_RAD)
 
     def _measure(self, start: int, end: int, direction: int) -> Circle:
         h = self._history

@@ -113,3 +113,36 @@ def test_a_cell_completed_after_its_gap_is_still_flagged() -> None:
     ones, _ = _feed(t, [1] * t.shape[0])
     for a, b in zip(_flat(whole), _flat(ones), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rate=st.sampled_from([25.0, 100.0, 400.0]),
+    sizes=st.lists(st.integers(1, 60), min_size=1, max_size=200),
+    per_flush=st.integers(1, 6),
+    piece=st.sampled_from([1, 7, 64, 4096]),
+)
+def test_staged_samples_give_the_same_grid_as_fed_ones(
+    rate: float, sizes: list[int], per_flush: int, piece: int
+) -> None:
+    """Blocks staged and flushed a few at a time (the pipeline's live path), in pieces of any
+    size, give the grid and counters of the samples fed at once."""
+    t = _signal(rate, 5.0, drop=slice(100, 160))
+    t = np.concatenate((t[:300], t[300:] + 0.7, t[-5:] - 9.0))  # a break, a clock reset
+    whole, fed = _feed(t)
+    acc = np.column_stack((np.sin(2 * t), np.cos(3 * t), 9.81 + 0 * t))
+    gyro = np.column_stack((0.5 * np.sin(t), 0 * t, t * 0.01))
+    resampler = Resampler()
+    staged: list[GridChunk] = []
+    start = 0
+    for i, size in enumerate([*sizes, t.shape[0]]):
+        stop = min(t.shape[0], start + size)
+        resampler.stage(t[start:stop], acc[start:stop], gyro[start:stop])
+        start = stop
+        if i % per_flush == 0 or start >= t.shape[0]:
+            staged += resampler.flush(piece)
+        if start >= t.shape[0]:
+            break
+    assert resampler.stats == fed.stats
+    for a, b in zip(_flat(whole), _flat(staged), strict=True):
+        np.testing.assert_array_equal(a, b)
