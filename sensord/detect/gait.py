@@ -141,7 +141,6 @@ class GaitDetector:
             self._last_motion = features.k0 + int(moving[-1])
         self._history.append(
             features.k0,
-            ml=gyro[:, 1],
             speed=speed,
             up_sensor=features.up_sensor,
             pitch=features.pitch_deg,
@@ -191,7 +190,7 @@ class GaitDetector:
             self._decided = max(self._decided, lo + decided)
             self._next_decision = h.k_end - DECIDE_AFTER + PARTNER_HORIZON
             return []
-        ml = h.get("ml", lo, h.k_end)
+        ml = h.get("gyro", lo, h.k_end)[:, 1]  # the medio-lateral rate (a view)
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = where_true(low[:-2] & low[1:-1] & low[2:])
@@ -363,7 +362,8 @@ class GaitDetector:
         """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
         ``i`` may have touched: a few samples before the end of its swing lobe's longest run
         (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
-        starts, ends = runs(self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S)
+        ml = self._history.get("gyro", lo + swing_start, lo + i + 1)[:, 1]
+        starts, ends = runs(ml < -SWING_ON_RAD_S)
         lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
         return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
