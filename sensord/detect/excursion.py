@@ -334,6 +334,7 @@ class ExcursionDetector:
         self._steady: NDArray[np.bool_] = np.zeros(0, bool)
         self._levels: dict[int, float] = {}
         self._formed: list[int] = []
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}  # window indices, by shape
         self._ranged = 0  # the pitch's range is known over the open excursion's first samples
         self._top, self._bottom = -math.inf, math.inf
 
@@ -687,7 +688,8 @@ class ExcursionDetector:
             starts: list[int] = where_true(rising).tolist()
             return starts
         if have < windows:
-            fresh = sliding_range(pitch[have:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG
+            top, bottom = sliding_extremes(pitch[have:limit], PLATEAU_LEN, self._gather)
+            fresh = (top - bottom) < BASELINE_STEADY_DEG
             before = bool(self._steady[-1]) if have else False
             rising = fresh & ~np.concatenate(([before], fresh[:-1]))
             self._formed.extend((where_true(rising) + have).tolist())
