@@ -54,6 +54,8 @@ REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
 _FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
+_FIRST_CANDIDATES: Final = 8  # start candidates judged at first (then four times as many)
+_BASELINE_WINDOW: Final = np.arange(BASELINE_LEN)
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 _LEVEL_MARGIN_DEG: Final = 1e-6
 
@@ -270,7 +272,13 @@ class PitchTrack:
         """Records how far back ``reader`` still looks; forgets what no reader needs."""
         self._keep_from[id(reader)] = keep_from
         h = self.history
-        h.trim(min(self._keep_from.values()))
+        least = min(self._keep_from.values())
+        if least <= h.k_start:
+            # No sample to forget (most calls: another reader still looks further back), so no
+            # listed candidate either (every one listed since is a newer sample).
+            self.rotations.forget_before(h.k_start)
+            return
+        h.trim(least)
         self.rotations.forget_before(h.k_start)
         for spec in self._readers:
             if spec.found and spec.found[0] < h.k_start:
@@ -468,19 +476,25 @@ class ExcursionDetector:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        candidates = np.array(listed) - lo
         # Each candidate against the median of its baseline window (a median, not a mean:
         # order statistics are exact, so the level cannot depend on how many samples are
-        # evaluated at once), all candidates at once.
-        first, last = lo + int(candidates[0]), lo + int(candidates[-1])
-        pitch = self._track.pitch(first - span, last + 1, rotation)
-        at = candidates - (first - lo)
-        windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
-        levels = np.partition(windows, middle, axis=1)[:, middle]
-        away = pitch[at + span] - levels
-        leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
-        if not leaves.size:
-            return None
+        # evaluated at once). The first that leaves opens the excursion, and it is usually
+        # among the first few: they are judged a few at a time, the later ones only if needed.
+        first = listed[0]
+        pitch = self._track.pitch(first - span, listed[-1] + 1, rotation)
+        done, size = 0, _FIRST_CANDIDATES
+        while True:
+            at = np.array(listed[done:done + size]) - first
+            windows = pitch[at[:, None] + _BASELINE_WINDOW]
+            levels = np.partition(windows, middle, axis=1)[:, middle]
+            away = pitch[at + span] - levels
+            leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+            if leaves.size:
+                break
+            done += size
+            if done >= len(listed):
+                return None
+            size *= 4
         start = first + int(at[leaves[0]])
         roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
         self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
