@@ -54,6 +54,8 @@ REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
 _FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
+_FIRST_CANDIDATES: Final = 8  # start candidates judged at first (then four times as many)
+_BASELINE_WINDOW: Final = np.arange(BASELINE_LEN)
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 _LEVEL_MARGIN_DEG: Final = 1e-6
 
@@ -174,18 +176,19 @@ class PitchTrack:
         span = BASELINE_LAG + BASELINE_LEN
         h = self.history
         n = hi - lo
-        if lo - span >= self.segment_start and len(self.rotations.segments(lo - span, hi)) == 1:
+        if lo - span >= self.segment_start and self.rotations.only(lo - span, hi) is not None:
             # Nearly always: one estimate over the samples and their windows. Each sample's
             # pitch is then the front end's (through that estimate), and so is its window.
             pitch = h.get("own", lo - span, hi)
             if self._too_level(pitch):
                 return
-            own = pitch[span:]
             top, bottom = sliding_extremes(
                 pitch[:n + BASELINE_LEN - 1], BASELINE_LEN, self._gather)
-            calm = ((top - bottom) < BASELINE_STEADY_DEG) & ~(
-                h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
-            self._candidates(lo, own, top, bottom, calm)
+            steady = (top - bottom) < BASELINE_STEADY_DEG
+            if not steady.any():
+                return  # no steady window: no candidate (the tremor test cannot add one)
+            calm = steady & ~(h.get("tremor", lo, hi) > MAX_START_RATE_RAD_S**2)
+            self._candidates(lo, pitch[span:], top, bottom, calm)
             return
         calm = np.zeros(n, dtype=bool)
         pieces = self.rotations.segments(lo, hi)
@@ -269,7 +272,13 @@ class PitchTrack:
         """Records how far back ``reader`` still looks; forgets what no reader needs."""
         self._keep_from[id(reader)] = keep_from
         h = self.history
-        h.trim(min(self._keep_from.values()))
+        least = min(self._keep_from.values())
+        if least <= h.k_start:
+            # No sample to forget (most calls: another reader still looks further back), so no
+            # listed candidate either (every one listed since is a newer sample).
+            self.rotations.forget_before(h.k_start)
+            return
+        h.trim(least)
         self.rotations.forget_before(h.k_start)
         for spec in self._readers:
             if spec.found and spec.found[0] < h.k_start:
@@ -332,6 +341,10 @@ class ExcursionDetector:
         self._plateaus_for: _Open | None = None
         self._steady: NDArray[np.bool_] = np.zeros(0, bool)
         self._levels: dict[int, float] = {}
+        self._formed: list[int] = []
+        self._gather: dict[tuple[int, int], NDArray[np.intp]] = {}  # window indices, by shape
+        self._ranged = 0  # the pitch's range is known over the open excursion's first samples
+        self._top, self._bottom = -math.inf, math.inf
 
     def _pitch(self, lo: int, hi: int) -> FloatArray:
         """Pitch over ``[lo, hi)`` through the open excursion's mounting estimate."""
@@ -463,19 +476,25 @@ class ExcursionDetector:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        candidates = np.array(listed) - lo
         # Each candidate against the median of its baseline window (a median, not a mean:
         # order statistics are exact, so the level cannot depend on how many samples are
-        # evaluated at once), all candidates at once.
-        first, last = lo + int(candidates[0]), lo + int(candidates[-1])
-        pitch = self._track.pitch(first - span, last + 1, rotation)
-        at = candidates - (first - lo)
-        windows = pitch[at[:, None] + np.arange(BASELINE_LEN)]
-        levels = np.partition(windows, middle, axis=1)[:, middle]
-        away = pitch[at + span] - levels
-        leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
-        if not leaves.size:
-            return None
+        # evaluated at once). The first that leaves opens the excursion, and it is usually
+        # among the first few: they are judged a few at a time, the later ones only if needed.
+        first = listed[0]
+        pitch = self._track.pitch(first - span, listed[-1] + 1, rotation)
+        done, size = 0, _FIRST_CANDIDATES
+        while True:
+            at = np.array(listed[done:done + size]) - first
+            windows = pitch[at[:, None] + _BASELINE_WINDOW]
+            levels = np.partition(windows, middle, axis=1)[:, middle]
+            away = pitch[at + span] - levels
+            leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+            if leaves.size:
+                break
+            done += size
+            if done >= len(listed):
+                return None
+            size *= 4
         start = first + int(at[leaves[0]])
         roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
         self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
@@ -567,32 +586,39 @@ class ExcursionDetector:
         # Only movement the detector's way counts; going well past home the other way means
         # this was not a rep (a posture change the other way): give it up there.
         into = offset * self.direction if self.direction else distance
-        beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped
-        if done:
-            amplitude = np.fmax.accumulate(np.concatenate(([self._ends_peak], beyond)))[1:]
-        else:
-            amplitude = np.fmax.accumulate(beyond)
+        beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped (no NaN left)
+        if done and beyond.shape[0] and self._ends_peak > beyond[0]:
+            beyond[0] = self._ends_peak  # carried from the samples before
+        amplitude = np.maximum.accumulate(beyond)
+        # The amplitude never falls, so it reaches the minimum (and passes the maximum) at one
+        # index: the samples before it can only be "small", the ones after only a return.
+        grown = int(amplitude.searchsorted(self.min_amplitude_deg))
         share = self.end_fraction * amplitude
-        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
-        # A return is seen on real samples: a dip of a small hold across samples bridged over
-        # lost packets is not the foot coming home.
         first = self._open.start + done
-        seen = self._history.get("valid", first, first + pitch.shape[0]) > 0.5
-        back = (distance < np.maximum(self.end_deg, share)) & (
-            amplitude >= self.min_amplitude_deg) & seen
-        # Dropped back below the start threshold without reaching the minimum amplitude.
-        small = (distance < self.end_deg) & (amplitude < self.min_amplitude_deg)
-        if not done:
-            back[0] = False
-            small[0] = False
+        skip = 0 if done else 1  # the excursion's first sample cannot end it
+        events: list[tuple[int, int]] = []
+        if grown < pitch.shape[0]:
+            # A return is seen on real samples: a dip of a small hold across samples bridged
+            # over lost packets is not the foot coming home.
+            at = max(grown, skip)
+            seen = self._history.get("valid", first + at, first + pitch.shape[0]) > 0.5
+            back = where_true(
+                (distance[at:] < np.maximum(self.end_deg, share[at:])) & seen)
+            if back.size:
+                events.append((done + at + int(back[0]), 0))
+            over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
+            if over < pitch.shape[0]:
+                events.append((done + over, 1))
+        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
+        if wrong_way.size:
+            events.append((done + int(wrong_way[0]), 2))
+        if grown > skip:
+            # Dropped back below the start threshold without reaching the minimum amplitude.
+            small = where_true(distance[skip:grown] < self.end_deg)
+            if small.size:
+                events.append((done + skip + int(small[0]), 3))
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
-        events = [
-            (done + int(index[0]), order) for order, index in enumerate((
-                where_true(back), where_true(amplitude > self.max_amplitude_deg), wrong_way,
-                where_true(small)))
-            if index.size
-        ]
         if done + pitch.shape[0] > timeout:
             events.append((timeout, 4))
         return events, amplitude
@@ -609,27 +635,20 @@ class ExcursionDetector:
         assert self._open is not None
         if limit < 2 * PLATEAU_LEN:
             return False
-        # Plateau levels lie within the pitch's range, so no jump between two of them can be
-        # REANCHOR_MIN_DEG where the range is not (most excursions followed are small; a NaN
-        # fails the test and goes on).
-        seen = pitch[:limit]
-        if float(np.maximum.reduce(seen)) - float(np.minimum.reduce(seen)) <= REANCHOR_MIN_DEG:
-            return False
-        # Which windows are steady, and the plateaus' levels, are kept for the open excursion
-        # as it grows (they depend on its samples only).
+        # Which windows are steady, the plateaus' levels and the pitch's range are kept for the
+        # open excursion as it grows (they depend on its samples only).
         if self._plateaus_for is not self._open:
             self._plateaus_for, self._steady, self._levels = self._open, np.zeros(0, bool), {}
-        windows = limit - PLATEAU_LEN + 1
-        have = self._steady.shape[0]
-        if have < windows:
-            self._steady = np.concatenate((self._steady, sliding_range(
-                pitch[have:limit], PLATEAU_LEN) < BASELINE_STEADY_DEG))
-        steady = self._steady[:windows]
-        formed = where_true(steady & ~np.concatenate(([False], steady[:-1])))
+            self._formed, self._ranged, self._top, self._bottom = [], 0, -math.inf, math.inf
+        # Plateau levels lie within the pitch's range, so no jump between two of them can be
+        # REANCHOR_MIN_DEG where the range is not (most excursions followed are small).
+        if not self._wide(pitch, limit):
+            return False
+        formed = self._plateau_starts(pitch, limit)
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
-        for i in formed.tolist():
+        for i in formed:
             level = self._levels.get(i)
             if level is None:
                 level = float(np.partition(pitch[i:i + PLATEAU_LEN], middle)[middle])
@@ -651,6 +670,45 @@ class ExcursionDetector:
             previous = level
             previous_at = i + PLATEAU_LEN
         return False
+
+    def _wide(self, pitch: FloatArray, limit: int) -> bool:
+        """Whether ``pitch[:limit]`` spans more than REANCHOR_MIN_DEG (or holds a NaN, which
+        fails the test and goes on). Once wide, always: so only new samples are looked at."""
+        if self._ranged == limit:
+            return self._top - self._bottom > REANCHOR_MIN_DEG
+        if self._ranged > limit:
+            seen = pitch[:limit]  # (never asked: the excursion's end only moves on)
+            return not (float(np.maximum.reduce(seen)) - float(np.minimum.reduce(seen))
+                        <= REANCHOR_MIN_DEG)
+        if self._top - self._bottom > REANCHOR_MIN_DEG:
+            return True
+        part = pitch[self._ranged:limit]
+        top, bottom = float(np.maximum.reduce(part)), float(np.minimum.reduce(part))
+        self._ranged = limit
+        if math.isnan(top) or math.isnan(bottom):
+            self._top, self._bottom = math.inf, -math.inf
+        else:
+            self._top, self._bottom = max(self._top, top), min(self._bottom, bottom)
+        return self._top - self._bottom > REANCHOR_MIN_DEG
+
+    def _plateau_starts(self, pitch: FloatArray, limit: int) -> list[int]:
+        """Where plateaus form in ``pitch[:limit]``: the first window of each run of steady
+        windows (PLATEAU_LEN samples within BASELINE_STEADY_DEG). Windows are judged once."""
+        windows = limit - PLATEAU_LEN + 1
+        have = self._steady.shape[0]
+        if have > windows:
+            steady = self._steady[:windows]  # (never asked: the excursion's end only moves on)
+            rising = steady & ~np.concatenate(([False], steady[:-1]))
+            starts: list[int] = where_true(rising).tolist()
+            return starts
+        if have < windows:
+            top, bottom = sliding_extremes(pitch[have:limit], PLATEAU_LEN, self._gather)
+            fresh = (top - bottom) < BASELINE_STEADY_DEG
+            before = bool(self._steady[-1]) if have else False
+            rising = fresh & ~np.concatenate(([before], fresh[:-1]))
+            self._formed.extend((where_true(rising) + have).tolist())
+            self._steady = np.concatenate((self._steady, fresh))
+        return self._formed
 
     def _measure(self, start: int, end: int) -> Excursion:
         assert self._open is not None

@@ -104,6 +104,7 @@ class GaitDetector:
         # none has no candidate, so the scan can be skipped (much of a day is still, and the
         # slow movements of the routine stay below a swing lobe's peak).
         self._last_motion = -(10**9)
+        self._motion_seen = -(10**9)  # samples before this absolute index are in _last_motion
         # No scan can decide a landing before the samples reach this absolute index (see
         # ``_scan``): scans before it are skipped.
         self._next_decision = -(10**9)
@@ -111,6 +112,7 @@ class GaitDetector:
     def reset(self) -> None:
         self._history = History(keep=200)
         self._decided = 0
+        self._motion_seen = -(10**9)
         self._next_decision = -(10**9)
         self._rotations.reset()
         self._last_rest = None
@@ -132,16 +134,13 @@ class GaitDetector:
         if features.new_segment or self._history.k_end != features.k0:
             strides = self.finish()
             self._history.reset(features.k0)
+            self._motion_seen = features.k0
             self._decided = features.k0
             self._next_decision = -(10**9)
         gyro = features.gyro_rad_s
         speed = np.sqrt(np.einsum("ij,ij->i", gyro, gyro))
-        moving = where_true(speed >= SWING_PEAK_RAD_S)
-        if moving.size:
-            self._last_motion = features.k0 + int(moving[-1])
         self._history.append(
             features.k0,
-            ml=gyro[:, 1],
             speed=speed,
             up_sensor=features.up_sensor,
             pitch=features.pitch_deg,
@@ -182,6 +181,7 @@ class GaitDetector:
         n = h.k_end - lo
         if n < (MIN_LOBE + 2 if final else DECIDE_AFTER + MIN_LOBE):
             return []
+        self._note_motion()
         if self._last_motion < lo:
             # Nothing in the window turns fast enough for a swing lobe (its peak reaches
             # SWING_PEAK) or a fast swing (faster still): no candidate, so decide it all as the
@@ -191,7 +191,7 @@ class GaitDetector:
             self._decided = max(self._decided, lo + decided)
             self._next_decision = h.k_end - DECIDE_AFTER + PARTNER_HORIZON
             return []
-        ml = h.get("ml", lo, h.k_end)
+        ml = h.get("gyro", lo, h.k_end)[:, 1]  # the medio-lateral rate (a view)
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = where_true(low[:-2] & low[1:-1] & low[2:])
@@ -237,7 +237,7 @@ class GaitDetector:
                     # The zero crossing is the sharper anchor of the two.
                     i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
             horizon = min(horizon, n)
-            k = int(np.searchsorted(calm_runs, i))
+            k = int(calm_runs.searchsorted(i))
             if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
@@ -271,33 +271,49 @@ class GaitDetector:
             self._next_decision = lo + min(waiting, n - DECIDE_AFTER) + PARTNER_HORIZON
         return strides
 
+    def _note_motion(self) -> None:
+        """Brings ``_last_motion`` up to the end of the samples (looked at once, when a scan
+        needs it: most passes do not scan)."""
+        h = self._history
+        first = max(self._motion_seen, h.k_start)
+        if first < h.k_end:
+            moving = where_true(h.get("speed", first, h.k_end) >= SWING_PEAK_RAD_S)
+            if moving.size:
+                self._last_motion = first + int(moving[-1])
+            self._motion_seen = h.k_end
+
     def _lobe_contacts(
         self, ml: FloatArray, speed: FloatArray, n: int, *, final: bool
     ) -> list[tuple[int, int, int, str]]:
         """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), up to
         the first swing that cannot be decided yet (``final``: on whatever samples follow)."""
-        starts, ends = runs(ml < -SWING_ON_RAD_S)  # an end n: the lobe is still running
-        crossings = where_true((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
-        at = np.searchsorted(crossings, ends - 1)
+        run_starts, run_ends = runs(ml < -SWING_ON_RAD_S)  # an end n: the lobe is still running
+        crossing_at = where_true((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
+        # Plain lists: the loop reads them element by element.
+        at: list[int] = crossing_at.searchsorted(run_ends - 1).tolist()
+        starts: list[int] = run_starts.tolist()
+        ends: list[int] = run_ends.tolist()
+        crossings: list[int] = crossing_at.tolist()
         out: list[tuple[int, int, int, str]] = []
         group = 0
-        while group < starts.size:
+        while group < len(starts):
             last = group
-            while last + 1 < starts.size and at[last + 1] == at[group]:
+            while last + 1 < len(starts) and at[last + 1] == at[group]:
                 last += 1
-            first_start, last_end, j = int(starts[group]), int(ends[last]), int(at[group])
+            first_start, last_end, j = starts[group], ends[last], at[group]
             group = last + 1
             if first_start == 0 or last_end - first_start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
-            if not final and (j >= crossings.size or last_end + DECIDE_AFTER > n):
+            if not final and (j >= len(crossings) or last_end + DECIDE_AFTER > n):
                 return out  # not decidable yet: come back for it
-            if j >= crossings.size or crossings[j] > last_end - 1 + CONTACT_SEARCH:
+            if j >= len(crossings) or crossings[j] > last_end - 1 + CONTACT_SEARCH:
                 continue
             length = last_end - first_start
-            peak = float(speed[first_start:last_end].max())
-            if length < MIN_LOBE or length > MAX_LOBE or peak < SWING_PEAK_RAD_S:
+            if length < MIN_LOBE or length > MAX_LOBE:
                 continue
-            out.append((int(crossings[j]), first_start, last_end + DECIDE_AFTER, "lobe"))
+            if float(speed[first_start:last_end].max()) < SWING_PEAK_RAD_S:
+                continue
+            out.append((crossings[j], first_start, last_end + DECIDE_AFTER, "lobe"))
         return out
 
     @staticmethod
@@ -319,7 +335,7 @@ class GaitDetector:
                 return out
             if end >= n or end - start < MIN_LOBE:
                 continue
-            k = int(np.searchsorted(slow, end))
+            k = int(slow.searchsorted(end))
             if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
                 continue
             out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
@@ -363,7 +379,8 @@ class GaitDetector:
         """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
         ``i`` may have touched: a few samples before the end of its swing lobe's longest run
         (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
-        starts, ends = runs(self._history.get("ml", lo + swing_start, lo + i + 1) < -SWING_ON_RAD_S)
+        ml = self._history.get("gyro", lo + swing_start, lo + i + 1)[:, 1]
+        starts, ends = runs(ml < -SWING_ON_RAD_S)
         lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
         return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
