@@ -56,6 +56,7 @@ _GYRO2: Final = slice(9, 12)
 _VALID: Final = 12
 _FAST: Final = 13
 _IMPACT: Final = 14
+_SUMMED: Final = 15  # the channels above have running sums; the norms below are only kept
 _GYRO_NORM: Final = 15
 _ACC_NORM: Final = 16
 _CHANNELS: Final = 17
@@ -117,13 +118,13 @@ class FrontEnd:
 
     def __init__(self, placement: Placement = "instep") -> None:
         self.mounting = MountingEstimator(placement)
-        self._sums = RunningSums(_CHANNELS, _KEEP)
+        self._sums = RunningSums(_CHANNELS, _KEEP, _SUMMED)
         self._next: int | None = None  # next centre index to output (None: no segment)
         self._new_segment = True
         self._bias: FloatArray = np.zeros(3)
         self._was_still = False
         self._run_start = 0  # centre index where the current still run began
-        self._run_cs: FloatArray = np.zeros(_CHANNELS)  # running sums at the run's start
+        self._run_cs: FloatArray = np.zeros(_SUMMED)  # running sums at the run's start
         self._run_gait_before = False
         self._pending: list[_PendingStill] = []
 
@@ -341,7 +342,7 @@ class FrontEnd:
         times slower looping over a few channels of each sample than along a channel. Squared
         means of acc and gyro, then variances per axis (mean square minus squared mean), six
         channels per call, each summed over its axes as ``sum3`` does."""
-        rest = self._sums.window_run(first, n, REST_HALF, 0, _CHANNELS) / (2 * REST_HALF + 1)
+        rest = self._sums.window_run(first, n, REST_HALF, 0, _SUMMED) / (2 * REST_HALF + 1)
         means = np.ascontiguousarray(rest.T)
         squared = means[_ACC.start:_GYRO.stop] ** 2
         var = means[_ACC2.start:_GYRO2.stop] - squared

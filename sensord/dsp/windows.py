@@ -18,19 +18,21 @@ class RunningSums:
 
     ``cs[i]`` is the sum of all samples of the segment before kept sample ``i``; a window
     ``[a, b)`` of absolute indices sums to ``cs[b] - cs[a]``. Only the last ``keep`` samples are
-    kept; callers never look further back.
+    kept; callers never look further back. Only the first ``summed`` channels (default: all)
+    have running sums: the others are kept samples only (no window ever sums them).
     """
 
-    def __init__(self, channels: int, keep: int) -> None:
+    def __init__(self, channels: int, keep: int, summed: int | None = None) -> None:
         self._keep = keep
         self._channels = channels
+        self._summed = channels if summed is None else summed
         self.k_start = 0  # absolute index of the first kept sample
         self._held = 0
         # Buffers with room to spare (rows from ``_offset``): appending a small block copies
         # nothing already kept; the kept rows move only when the buffer fills up.
         self._offset = 0
         self._values: FloatArray = np.empty((0, channels))
-        self._cs: FloatArray = np.zeros((1, channels))
+        self._cs: FloatArray = np.zeros((1, self._summed))
 
     def reset(self, k_start: int) -> None:
         """Starts a new segment at absolute index ``k_start``."""
@@ -38,7 +40,7 @@ class RunningSums:
         self._held = 0
         self._offset = 0
         self._values = np.empty((0, self._channels))
-        self._cs = np.zeros((1, self._channels))
+        self._cs = np.zeros((1, self._summed))
 
     @property
     def k_end(self) -> int:
@@ -69,7 +71,7 @@ class RunningSums:
                 capacity = max(2 * (held + n), 2 * self._keep, 64)
                 values = np.empty((capacity, self._channels))
                 values[:held] = self._values[offset:offset + held]
-                cs = np.empty((capacity + 1, self._channels))
+                cs = np.empty((capacity + 1, self._summed))
                 cs[:held + 1] = self._cs[offset:offset + held + 1]
                 self._values, self._cs = values, cs
             self._offset = offset = 0
@@ -83,7 +85,7 @@ class RunningSums:
         # The same additions, in the same order, as one cumulative sum over the whole segment
         # (in place: the carried sum, then the new samples after it).
         cs = self._cs[stop:stop + n + 1]
-        cs[1:] = self._values[stop:stop + n]
+        cs[1:] = self._values[stop:stop + n, :self._summed]
         cs.cumsum(axis=0, out=cs)
         self._held += n
 
