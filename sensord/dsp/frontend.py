@@ -285,15 +285,15 @@ class FrontEnd:
             changes.sort(key=lambda c: (c[0], c[1]))
         # Swings count towards the medio-lateral axis only amid gait (fast turns and impacts
         # nearby), not while tapping, fidgeting or changing posture.
-        swing_gyro = self._swing_gyro(first, n, gyro_raw)
         raw_acc = raw[:, _ACC]
+        self.mounting.stage_swings(self._swing_gyro(first, n, gyro_raw), raw_acc)
         rotations: list[tuple[int, FloatArray]] = []
         lo = first
         for index, kind, settled, near in changes:
             if index > lo:
                 if not rotations or rotations[-1][1] is not self.mounting.rotation:
                     rotations.append((lo, self.mounting.rotation))
-                self._add_swings(swing_gyro, raw_acc, lo - first, index - first)
+                self.mounting.take_swings(index - first)
                 lo = index
             if settled is not None:
                 self._pending = [p for p in self._pending if p is not settled]
@@ -302,7 +302,7 @@ class FrontEnd:
                 self.mounting.update_axis()
         if not rotations or rotations[-1][1] is not self.mounting.rotation:
             rotations.append((lo, self.mounting.rotation))
-        self._add_swings(swing_gyro, raw_acc, lo - first, n)
+        self.mounting.take_swings(n)
 
         np.divide(tilt, np.sqrt(sum3(tilt * tilt))[:, None], out=stacked[0])
         np.subtract(gyro_lp, bias, out=stacked[2])
@@ -371,15 +371,6 @@ class FrontEnd:
             return None
         swing: FloatArray = np.where(gait[:, None], gyro_raw, 0.0)
         return swing
-
-    def _add_swings(
-        self, swing_gyro: FloatArray | None, acc: FloatArray, a: int, b: int
-    ) -> None:
-        """Rows ``[a, b)`` to the mounting's swing statistics (``None``: no gait, all zero)."""
-        if swing_gyro is None:
-            self.mounting.add_rest(b - a)
-        else:
-            self.mounting.add_fast(swing_gyro[a:b], acc[a:b])
 
     def _bias_resting(self, first: int, still: NDArray[np.bool_]) -> FloatArray:
         """``_bias_for`` when every sample goes on with the current still run (the usual case

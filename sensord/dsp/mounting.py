@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensord.dsp.history import runs
 from sensord.model import FloatArray, Placement
@@ -156,6 +157,12 @@ class MountingEstimator:
     _acc_sum: FloatArray = field(init=False)
     _z: FloatArray = field(init=False)
     _y_data: FloatArray | None = field(init=False, default=None)
+    # Rows staged by ``stage_swings``: rates (None: zero), how many were taken, and the
+    # fast rows with their cumulative sums and the count before them (None: no fast row).
+    _staged_gyro: FloatArray | None = field(init=False, default=None)
+    _staged_taken: int = field(init=False, default=0)
+    _staged_fast: tuple[NDArray[np.intp], FloatArray, int] | None = field(
+        init=False, default=None)
 
     def __post_init__(self) -> None:
         self.prior = NOMINAL_ROTATIONS[self.placement].copy()
@@ -204,33 +211,63 @@ class MountingEstimator:
     def add_fast(self, gyro_rad_s: FloatArray, acc_m_s2: FloatArray) -> None:
         """Accumulates fast rotations (sensor axes, (n, 3)) for the medio-lateral axis, and the
         specific force while they happen (on average it points up: a fallback vertical)."""
-        speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
-        moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
-        count = int(np.count_nonzero(moving))
-        if count:
-            # Sequential sums (not a matrix product): the same additions in the same order
-            # whatever the block boundaries, so the estimate is bit-identical. Twelve series,
-            # one per row (contiguous, so numpy loops along them): the sums so far, then per
-            # fast sample its specific force and the outer product of its rate; one
-            # cumulative sum adds each series term after term.
-            series = np.empty((12, count + 1))
-            series[:3, 0] = self._acc_sum
-            series[3:, 0] = self._fast_cov.reshape(9)
-            series[:3, 1:] = acc_m_s2[moving].T
-            fast = gyro_rad_s[moving].T
-            outer = series[3:].reshape(3, 3, count + 1)  # (of contiguous rows: a view)
-            np.multiply(fast[:, None], fast, out=outer[:, :, 1:])
-            series.cumsum(axis=1, out=series)
-            total = series[:, -1]
-            self._acc_sum = total[:3]
-            self._fast_cov = total[3:].reshape(3, 3)
-            self._fast_count += count
-        self._count_lobes(gyro_rad_s)
+        self.stage_swings(gyro_rad_s, acc_m_s2)
+        self.take_swings(gyro_rad_s.shape[0])
 
     def add_rest(self, samples: int) -> None:
         """``add_fast`` of ``samples`` zero rates: no swing, but lobes under way end."""
+        self.stage_swings(None, np.empty((0, 3)))
+        self.take_swings(samples)
+
+    def stage_swings(self, gyro_rad_s: FloatArray | None, acc_m_s2: FloatArray) -> None:
+        """Prepares the rows of ``add_fast`` (``None``: zero rates) for ``take_swings``.
+
+        The caller takes them piece by piece, up to each sample where the axis may be
+        re-derived; the sums are computed once for all the rows (one cumulative sum instead of
+        one per piece: the same additions in the same order, so the same numbers).
+        """
+        self._staged_gyro = gyro_rad_s
+        self._staged_taken = 0
+        self._staged_fast = None
+        if gyro_rad_s is None:
+            return
+        speed2 = np.einsum("ij,ij->i", gyro_rad_s, gyro_rad_s)
+        moving = (speed2 > self.fast_rad_s**2) & (speed2 < MAX_SWING_RAD_S**2)
+        fast_rows = moving.nonzero()[0]
+        count = fast_rows.shape[0]
+        if not count:
+            return
+        # Sequential sums (not a matrix product): the same additions in the same order
+        # whatever the block boundaries, so the estimate is bit-identical. Twelve series,
+        # one per row (contiguous, so numpy loops along them): the sums so far, then per
+        # fast sample its specific force and the outer product of its rate; one cumulative
+        # sum adds each series term after term.
+        series = np.empty((12, count + 1))
+        series[:3, 0] = self._acc_sum
+        series[3:, 0] = self._fast_cov.reshape(9)
+        series[:3, 1:] = acc_m_s2[moving].T
+        fast = gyro_rad_s[moving].T
+        outer = series[3:].reshape(3, 3, count + 1)  # (of contiguous rows: a view)
+        np.multiply(fast[:, None], fast, out=outer[:, :, 1:])
+        series.cumsum(axis=1, out=series)
+        self._staged_fast = (fast_rows, series, self._fast_count)
+
+    def take_swings(self, stop: int) -> None:
+        """Adds the staged rows before row ``stop`` (after those taken already)."""
+        start, self._staged_taken = self._staged_taken, stop
+        if stop <= start:
+            return
+        staged = self._staged_fast
+        if staged is not None:
+            fast_rows, series, count_before = staged
+            taken = int(fast_rows.searchsorted(stop))
+            total = series[:, taken]
+            self._acc_sum = total[:3]
+            self._fast_cov = total[3:].reshape(3, 3)
+            self._fast_count = count_before + taken
         if self._counting_lobes():
-            self._count_lobes(np.zeros((samples, 3)))
+            gyro = self._staged_gyro
+            self._count_lobes(np.zeros((stop - start, 3)) if gyro is None else gyro[start:stop])
 
     def _counting_lobes(self) -> bool:
         return self._lobes_on

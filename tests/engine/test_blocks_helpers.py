@@ -96,6 +96,29 @@ def test_swing_sums_add_sample_after_sample(gyro: np.ndarray, sizes: list[int]) 
 
 
 @settings(max_examples=50, deadline=None)
+@given(
+    gyro=arrays(np.float64, st.tuples(st.integers(1, 300), st.just(3)),
+                elements=st.floats(-8.0, 8.0)),
+    cuts=st.lists(st.integers(0, 300), max_size=8),
+)
+def test_staged_swings_taken_in_pieces_equal_the_pieces_added(
+        gyro: np.ndarray, cuts: list[int]) -> None:
+    acc = gyro[::-1] * 3.0 + 1.0
+    n = gyro.shape[0]
+    stops = sorted({min(c, n) for c in cuts} | {n})
+    staged, pieces = MountingEstimator(), MountingEstimator()
+    staged.stage_swings(gyro, acc)
+    lo = 0
+    for stop in stops:
+        staged.take_swings(stop)
+        pieces.add_fast(gyro[lo:stop], acc[lo:stop])
+        lo = stop
+        np.testing.assert_array_equal(staged._acc_sum, pieces._acc_sum)
+        np.testing.assert_array_equal(staged._fast_cov, pieces._fast_cov)
+        assert staged._fast_count == pieces._fast_count
+
+
+@settings(max_examples=50, deadline=None)
 @given(a=arrays(np.float64, 3, elements=FINITE), b=arrays(np.float64, 3, elements=FINITE))
 def test_vector_helpers_equal_numpy(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_array_equal(_cross(a, b), np.cross(a, b))
