@@ -266,9 +266,12 @@ def sliding_extremes(
 ) -> tuple[FloatArray, FloatArray]:
     """(max, min) over every window of ``width`` consecutive samples, each (n - width + 1,).
 
-    The van Herk / Gil-Werman method: running extremes forwards and backwards within blocks of
-    ``width``, so the cost does not grow with the window (order statistics, hence exact). An
-    unknown sample (NaN) makes its windows' extremes NaN, as a plain max and min would.
+    Doubling: the extremes over every window of 2, 4, 8, ... samples, each from two of the
+    last, then every window of ``width`` as the extreme of the two largest power-of-two windows
+    that cover it from its two ends. A few whole-array calls (log2 of the width) that numpy runs
+    with vector instructions, where a running extreme is a sequential loop. Order statistics,
+    hence exact; an unknown sample (NaN) makes its windows' extremes NaN, as a plain max and min
+    would.
     """
     n = values.shape[0]
     if n < width:
@@ -279,18 +282,18 @@ def sliding_extremes(
         index = gather_index(count, width, {} if cache is None else cache)
         gathered = values[index]
         return gathered.max(axis=1), gathered.min(axis=1)
-    blocks = -(-n // width)
+    return _doubling(values, width, count, np.maximum), _doubling(values, width, count, np.minimum)
 
-    def running(pad: float, accumulate: np.ufunc) -> FloatArray:
-        padded = np.full(blocks * width, pad)
-        padded[:n] = values
-        shaped = padded.reshape(blocks, width)
-        forward = accumulate.accumulate(shaped, axis=1).ravel()
-        backward = accumulate.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].ravel()
-        result: FloatArray = accumulate(backward[:count], forward[width - 1:width - 1 + count])
-        return result
 
-    return running(-np.inf, np.maximum), running(np.inf, np.minimum)
+def _doubling(values: FloatArray, width: int, count: int, extreme: np.ufunc) -> FloatArray:
+    """``extreme`` over every window of ``width`` samples (see sliding_extremes)."""
+    span, current = 1, values
+    while 2 * span <= width:
+        # current[i]: the extreme over [i, i + span); now over [i, i + 2 span).
+        current = extreme(current[:-span], current[span:])
+        span *= 2
+    result: FloatArray = extreme(current[:count], current[width - span:width - span + count])
+    return result
 
 
 def sliding_max(
