@@ -111,8 +111,11 @@ class ImuBlock:
         return out
 
 
-def _round(value: float | None, decimals: int) -> float | None:
-    return None if value is None else round(float(value), decimals)
+#: The float fields of an Event and the decimals they are rounded to.
+_ROUNDED: Final = (
+    ("t_start", _TIME_DECIMALS), ("t_end", _TIME_DECIMALS), ("t", _TIME_DECIMALS),
+    ("hold_s", _VALUE_DECIMALS), ("size_deg", 1), ("hold_target_s", _VALUE_DECIMALS),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +148,10 @@ class Event:
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {self.type!r}")
-        for name, decimals in (
-            ("t_start", _TIME_DECIMALS), ("t_end", _TIME_DECIMALS), ("t", _TIME_DECIMALS),
-            ("hold_s", _VALUE_DECIMALS), ("size_deg", 1), ("hold_target_s", _VALUE_DECIMALS),
-        ):
-            object.__setattr__(self, name, _round(getattr(self, name), decimals))
+        for name, decimals in _ROUNDED:
+            value = getattr(self, name)
+            if value is not None:  # (most fields of most events: nothing to round)
+                object.__setattr__(self, name, round(float(value), decimals))
 
     @property
     def time_s(self) -> float:
