@@ -56,38 +56,50 @@ LOBE_MIN: Final = 4
 
 
 def _norm(v: FloatArray) -> float:
-    """``np.linalg.norm`` of a vector (the square root of its dot product with itself), without
-    the general function's overhead."""
-    return math.sqrt(float(v.dot(v)))
+    """``np.linalg.norm`` of a 3-vector (the square root of its dot product with itself), on
+    plain floats: the same products summed in the same order, without numpy's per-call cost
+    (the estimate is rebuilt hundreds of times an hour)."""
+    x, y, z = v.tolist()
+    return math.sqrt(x * x + y * y + z * z)
 
 
 def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
     """``np.cross`` of two 3-vectors: the same products and differences, without the general
     function's overhead."""
-    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
-    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
     return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
 
 
 def orthonormal(y_axis: FloatArray, z_axis: FloatArray) -> FloatArray:
-    """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed."""
-    z = z_axis / _norm(z_axis)
-    y = y_axis - np.dot(y_axis, z) * z
-    norm = _norm(y)
+    """A rotation with ``z`` along ``z_axis`` and ``y`` as close to ``y_axis`` as allowed.
+
+    On plain floats, with the operations numpy would do on the vectors in the same order."""
+    zx, zy, zz = z_axis.tolist()
+    norm = math.sqrt(zx * zx + zy * zy + zz * zz)
+    zx, zy, zz = zx / norm, zy / norm, zz / norm
+    yx, yy, yz = y_axis.tolist()
+    along = yx * zx + yy * zy + yz * zz
+    yx, yy, yz = yx - along * zx, yy - along * zy, yz - along * zz
+    norm = math.sqrt(yx * yx + yy * yy + yz * yz)
     if norm < 0.2:
-        # y (nearly) along z: keep the prior's habit of a horizontal y as best we can.
-        y = _cross(z, np.array([1.0, 0.0, 0.0]))
-        if _norm(y) < 0.2:
-            y = _cross(z, np.array([0.0, 1.0, 0.0]))
-        norm = _norm(y)
-    y = y / norm
-    x = _cross(y, z)
-    return np.array((x, y, z))
+        # y (nearly) along z: keep the prior's habit of a horizontal y as best we can: z x
+        # the sensor's x, else z x its y.
+        yx, yy, yz = zy * 0.0 - zz * 0.0, zz * 1.0 - zx * 0.0, zx * 0.0 - zy * 1.0
+        if math.sqrt(yx * yx + yy * yy + yz * yz) < 0.2:
+            yx, yy, yz = zy * 0.0 - zz * 1.0, zz * 0.0 - zx * 0.0, zx * 1.0 - zy * 0.0
+        norm = math.sqrt(yx * yx + yy * yy + yz * yz)
+    yx, yy, yz = yx / norm, yy / norm, yz / norm
+    x = (yy * zz - yz * zy, yz * zx - yx * zz, yx * zy - yy * zx)
+    return np.array((x, (yx, yy, yz), (zx, zy, zz)))
 
 
 def angle_deg(a: FloatArray, b: FloatArray) -> float:
-    """The angle between two vectors, in degrees."""
-    cos = float(np.dot(a, b)) / (_norm(a) * _norm(b))
+    """The angle between two 3-vectors, in degrees (on plain floats, as ``_norm``)."""
+    ax, ay, az = a.tolist()
+    bx, by, bz = b.tolist()
+    cos = (ax * bx + ay * by + az * bz) / (
+        math.sqrt(ax * ax + ay * ay + az * az) * math.sqrt(bx * bx + by * by + bz * bz))
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 

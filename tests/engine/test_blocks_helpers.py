@@ -6,8 +6,10 @@ sample whatever the block size; these helpers stand in for numpy functions on th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -22,7 +24,7 @@ from sensord.dsp.history import (
     sum3,
     where_true,
 )
-from sensord.dsp.mounting import MountingEstimator, _cross, _norm
+from sensord.dsp.mounting import MountingEstimator, _cross, _norm, angle_deg, orthonormal
 from sensord.dsp.resample import Resampler
 from sensord.dsp.windows import RunningSums
 from sensord.sim import SimSpec, simulate
@@ -55,7 +57,7 @@ def test_rotation_is_the_same_for_few_and_many_vectors(
 @settings(max_examples=50, deadline=None)
 @given(
     values=arrays(np.float64, st.integers(1, 300),
-                  elements=st.floats(-1e3, 1e3, allow_infinity=False)),
+                  elements=st.floats(-1e3, 1e3, allow_infinity=False) | st.just(math.nan)),
     width=st.integers(1, 40),
 )
 def test_sliding_extremes_are_the_window_max_and_min(values: np.ndarray, width: int) -> None:
@@ -125,6 +127,32 @@ def test_vector_helpers_equal_numpy(a: np.ndarray, b: np.ndarray) -> None:
     assert _norm(a) == np.linalg.norm(a)
     mask = a > 0
     np.testing.assert_array_equal(where_true(mask), np.flatnonzero(mask))
+
+
+def _orthonormal_in_numpy(y_axis: np.ndarray, z_axis: np.ndarray) -> np.ndarray:
+    z = z_axis / np.linalg.norm(z_axis)
+    y = y_axis - np.dot(y_axis, z) * z
+    if np.linalg.norm(y) < 0.2:
+        y = np.cross(z, np.array([1.0, 0.0, 0.0]))
+        if np.linalg.norm(y) < 0.2:
+            y = np.cross(z, np.array([0.0, 1.0, 0.0]))
+    y = y / np.linalg.norm(y)
+    return np.array((np.cross(y, z), y, z))
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=arrays(np.float64, 3, elements=FINITE), b=arrays(np.float64, 3, elements=FINITE),
+       near=st.booleans())
+def test_mounting_geometry_on_floats_equals_numpy(
+        a: np.ndarray, b: np.ndarray, near: bool) -> None:
+    """The frame and angles computed on plain floats are bit for bit numpy's (so the mounting
+    estimate, and every angle the detectors see, is unchanged)."""
+    assume(np.linalg.norm(a) > 1e-3 and np.linalg.norm(b) > 1e-3)
+    if near:
+        a = b * 2.0 + a * 1e-3  # y (nearly) along z: the fallback axes
+    np.testing.assert_array_equal(orthonormal(a, b), _orthonormal_in_numpy(a, b))
+    cos = float(np.dot(a, b)) / (np.linalg.norm(a) * np.linalg.norm(b))
+    assert angle_deg(a, b) == math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
 @settings(max_examples=30, deadline=None)
