@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from sensord.detect.ankle_circle import principal_spreads
 from sensord.detect.excursion import ExcursionDetector, PitchTrack
 from sensord.dsp.frontend import FrontEnd
 from sensord.dsp.history import (
@@ -262,3 +263,16 @@ def test_detectors_sharing_a_track_find_what_separate_ones_find() -> None:
                 found["alone"].extend(detector.update(features))
     assert len(found["alone"]) > 20
     assert found["together"] == found["alone"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(path=arrays(np.float64, st.tuples(st.integers(2, 200), st.just(2)),
+                   elements=st.floats(-50.0, 50.0)))
+def test_principal_spreads_are_the_roots_of_the_covariance_eigenvalues(path: np.ndarray) -> None:
+    path = path - path.mean(axis=0)
+    expected = np.sqrt(np.maximum(np.linalg.eigvalsh(path.T @ path / path.shape[0]), 0.0))
+    minor, major = principal_spreads(path)
+    assert minor <= major
+    np.testing.assert_allclose((minor, major), expected, rtol=1e-6, atol=1e-5)
+    flipped = path * np.array([1.0, -1.0])
+    np.testing.assert_allclose(principal_spreads(flipped), (minor, major), rtol=1e-12, atol=1e-12)
