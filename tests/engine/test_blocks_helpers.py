@@ -15,6 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from sensord.detect.ankle_circle import principal_spreads
 from sensord.detect.excursion import ExcursionDetector, PitchTrack
+from sensord.detect.gait import _rotations
 from sensord.dsp.frontend import FrontEnd
 from sensord.dsp.history import (
     History,
@@ -276,3 +277,28 @@ def test_principal_spreads_are_the_roots_of_the_covariance_eigenvalues(path: np.
     np.testing.assert_allclose((minor, major), expected, rtol=1e-6, atol=1e-5)
     flipped = path * np.array([1.0, -1.0])
     np.testing.assert_allclose(principal_spreads(flipped), (minor, major), rtol=1e-12, atol=1e-12)
+
+
+def _rodrigues_entry_by_entry(vectors: np.ndarray) -> np.ndarray:
+    angle = np.sqrt(vectors[:, 0] ** 2 + vectors[:, 1] ** 2 + vectors[:, 2] ** 2)
+    k = vectors / np.where(angle > 1e-12, angle, 1.0)[:, None]
+    s, c = np.sin(angle), np.cos(angle)
+    t = 1.0 - c
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    return np.stack([
+        c + t * kx * kx, t * kx * ky - s * kz, t * kx * kz + s * ky,
+        t * kx * ky + s * kz, c + t * ky * ky, t * ky * kz - s * kx,
+        t * kx * kz - s * ky, t * ky * kz + s * kx, c + t * kz * kz,
+    ])
+
+
+@settings(max_examples=50, deadline=None)
+@given(vectors=arrays(np.float64, st.tuples(st.integers(1, 80), st.just(3)),
+                      elements=st.floats(-0.3, 0.3)))
+def test_step_rotations_are_rodrigues_bit_for_bit(vectors: np.ndarray) -> None:
+    """The strapdown steps (gait's climb test) are Rodrigues' matrices, the same products and
+    sums as entry by entry, and rotations."""
+    matrices = _rotations(vectors)
+    np.testing.assert_array_equal(matrices, _rodrigues_entry_by_entry(vectors))
+    for m in matrices.T.reshape(-1, 3, 3):
+        np.testing.assert_allclose(m @ m.T, np.eye(3), atol=1e-12)
