@@ -488,7 +488,13 @@ class ExcursionDetector:
             windows = pitch[at[:, None] + _BASELINE_WINDOW]
             levels = np.partition(windows, middle, axis=1)[:, middle]
             away = pitch[at + span] - levels
-            leaves = where_true((np.abs(away) > self.start_deg) & (away * self.direction >= 0))
+            # Beyond start_deg the detector's way (either way for a two-way detector).
+            if self.direction > 0:
+                leaves = where_true(away > self.start_deg)
+            elif self.direction < 0:
+                leaves = where_true(away < -self.start_deg)
+            else:
+                leaves = where_true(np.abs(away) > self.start_deg)
             if leaves.size:
                 break
             done += size
@@ -581,11 +587,17 @@ class ExcursionDetector:
         samples from index ``done`` on (the ones before had none), and the amplitude reached
         by each of them."""
         assert self._open is not None
-        offset = pitch - self._open.baseline
-        distance = np.abs(offset)
         # Only movement the detector's way counts; going well past home the other way means
-        # this was not a rep (a posture change the other way): give it up there.
-        into = offset * self.direction if self.direction else distance
+        # this was not a rep (a posture change the other way): give it up there. (The offset
+        # from the baseline, negated for a downward detector: the same numbers as the offset
+        # times the direction, in one call.)
+        if self.direction > 0:
+            into = pitch - self._open.baseline
+        elif self.direction < 0:
+            into = self._open.baseline - pitch
+        else:
+            into = np.abs(pitch - self._open.baseline)
+        distance = np.abs(into) if self.direction else into
         beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped (no NaN left)
         if done and beyond.shape[0] and self._ends_peak > beyond[0]:
             beyond[0] = self._ends_peak  # carried from the samples before
@@ -609,9 +621,12 @@ class ExcursionDetector:
             over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
             if over < pitch.shape[0]:
                 events.append((done + over, 1))
-        wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
-        if wrong_way.size:
-            events.append((done + int(wrong_way[0]), 2))
+        # (Only a sample beyond WRONG_WAY_DEG the other way can be one: usually none is, which
+        # the smallest known sample shows in one call.)
+        if float(np.fmin.reduce(into)) < -WRONG_WAY_DEG:
+            wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
+            if wrong_way.size:
+                events.append((done + int(wrong_way[0]), 2))
         if grown > skip:
             # Dropped back below the start threshold without reaching the minimum amplitude.
             small = where_true(distance[skip:grown] < self.end_deg)
