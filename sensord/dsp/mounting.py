@@ -226,11 +226,6 @@ class MountingEstimator:
         self.stage_swings(gyro_rad_s, acc_m_s2)
         self.take_swings(gyro_rad_s.shape[0])
 
-    def add_rest(self, samples: int) -> None:
-        """``add_fast`` of ``samples`` zero rates: no swing, but lobes under way end."""
-        self.stage_swings(None, np.empty((0, 3)))
-        self.take_swings(samples)
-
     def stage_swings(self, gyro_rad_s: FloatArray | None, acc_m_s2: FloatArray) -> None:
         """Prepares the rows of ``add_fast`` (``None``: zero rates) for ``take_swings``.
 
