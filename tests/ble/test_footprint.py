@@ -4,8 +4,12 @@ primitives; the backend never pairs). Checked in a fresh interpreter, as the dae
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 _PROBE = """
 import sys
@@ -19,7 +23,8 @@ print(bumble.crypto.EccKey.__module__)
 
 def test_the_bumble_central_leaves_cryptography_and_the_emulated_controller_out() -> None:
     result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                            check=True, timeout=60)
+                            check=True, timeout=60, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     loaded, crypto = result.stdout.split("\n")[:2]
     assert loaded == "[]"
     assert crypto == "bumble.crypto.builtin"
