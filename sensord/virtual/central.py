@@ -14,18 +14,20 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from bleak.exc import BleakError
 from bumble import core
 from bumble.device import Advertisement, Device
 from bumble.hci import Address
 from bumble.host import Host
-from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
-from sensord.virtual.controller import VirtualController, random_static_address
+from sensord.virtual.address import random_static_address
+
+if TYPE_CHECKING:
+    from bumble.link import LocalLink
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,10 @@ class BumbleCentral:
     @classmethod
     async def on_link(cls, link: LocalLink, name: str = "sensord-central") -> BumbleCentral:
         """A central with its own emulated controller on ``link`` (same process)."""
+        # Only here: a central on a transport (the daemon's case) does without bumble's
+        # emulated controller and link layer.
+        from sensord.virtual.controller import VirtualController  # noqa: PLC0415
+
         stack = AsyncExitStack()
         controller = VirtualController(name, link)
         stack.callback(controller.detach)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Final
 
 from bumble import hci, ll
@@ -38,13 +37,6 @@ _LEGACY: Final = 0x10
 _SCAN_RESPONSE: Final = 0x08
 _REPORT_TYPE_BITS: Final = 0x17  # connectable, scannable, directed, legacy
 _PROPS_LEGACY_ADV_IND: Final = 0x13  # legacy, scannable, connectable
-
-
-def random_static_address() -> hci.Address:
-    """A fresh random static device address (the two top bits set, Vol 6, Part B, 1.3.2.1)."""
-    octets = bytearray(random.getrandbits(8) for _ in range(6))
-    octets[5] |= 0xC0  # bumble stores addresses little-endian: byte 5 is the most significant
-    return hci.Address(bytes(octets), hci.Address.RANDOM_DEVICE_ADDRESS)
 
 
 class VirtualController(Controller):

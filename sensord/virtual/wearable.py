@@ -38,8 +38,9 @@ from bumble.transport.common import AsyncPipeSink
 from sensord.errors import DecodeError
 from sensord.model import FloatArray
 from sensord.profiles.base import Emulator, Notification, Profile
+from sensord.virtual.address import random_static_address
 from sensord.virtual.advertising import build_advertising
-from sensord.virtual.controller import VirtualController, random_static_address
+from sensord.virtual.controller import VirtualController
 from sensord.virtual.gatt_table import DeviceInfo, GattTable, build_gatt_table, reject_write
 from sensord.virtual.motion import MotionSource
 
