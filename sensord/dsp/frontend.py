@@ -338,12 +338,11 @@ class FrontEnd:
     def _still(self, first: int, n: int) -> NDArray[np.bool_]:
         """The rest flag of the ``n`` centres from ``first``.
 
-        Window means of whole rows (contiguous), then one row per channel: numpy is several
-        times slower looping over a few channels of each sample than along a channel. Squared
+        Window means written one row per channel: numpy is several times slower looping over
+        a few channels of each sample than along a channel. Squared
         means of acc and gyro, then variances per axis (mean square minus squared mean), six
         channels per call, each summed over its axes as ``sum3`` does."""
-        rest = self._sums.window_run(first, n, REST_HALF, 0, _SUMMED) / (2 * REST_HALF + 1)
-        means = np.ascontiguousarray(rest.T)
+        means = self._sums.window_means_by_channel(first, n, REST_HALF, 0, _SUMMED)
         squared = means[_ACC.start:_GYRO.stop] ** 2
         var = means[_ACC2.start:_GYRO2.stop] - squared
         still: NDArray[np.bool_] = var[3] + var[4] + var[5] < REST_GYRO_VAR

@@ -120,6 +120,18 @@ class RunningSums:
         result: FloatArray = self._cs[b:b + n, c0:c1] - self._cs[a:a + n, c0:c1]
         return result
 
+    def window_means_by_channel(
+        self, first: int, n: int, half: int, c0: int, c1: int
+    ) -> FloatArray:
+        """``window_run`` divided by the window's length, channel-major (c1 - c0, n): the same
+        numbers, written one contiguous row per channel (a layout numpy loops along fast)."""
+        a = first - half - self.k_start + self._offset
+        b = a + 2 * half + 1
+        means = np.empty((c1 - c0, n))
+        np.subtract(self._cs[b:b + n, c0:c1].T, self._cs[a:a + n, c0:c1].T, out=means)
+        means /= 2 * half + 1
+        return means
+
     def run_sums(self, lo_first: int, n: int, width: int, channels: slice) -> FloatArray:
         """Sums over ``[lo, lo + width)`` for the ``n`` consecutive ``lo`` from ``lo_first``
         (all available)."""
