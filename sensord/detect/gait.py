@@ -13,8 +13,7 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -68,6 +67,7 @@ MAX_TIPTOE_CLIMB_M: Final = 0.15
 #: the integration drifts more: measured on simulated sessions, tiptoe strides there read
 #: 0.1 m (median; 0.22 m at the 75th percentile), stair strides 0.4-1 m.
 SHANK_MAX_TIPTOE_CLIMB_M: Final = 0.3
+MIN_CLIMB_SAMPLES: Final = 5  # a shorter span is too short to integrate: no climb
 REST_SEARCH: Final = 25  # the stance's stillest sample is looked for in 0.5 s after contact
 MAX_STRIDE_SAMPLES: Final = 125  # 2.5 s: a longer gap is not one stride
 MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
@@ -204,7 +204,7 @@ class GaitDetector:
             if c[0] >= first_new:
                 by_contact.setdefault(c[0], c)
         candidates = [by_contact[i] for i in sorted(by_contact)]
-        strides: list[Stride] = []
+        landings: list[_Landing] = []
         waiting = n  # the first contact left waiting for its partner horizon (none: n)
         used = -1
         # Everything before ``decided`` is final: processed, or consumed as a partner.
@@ -253,13 +253,8 @@ class GaitDetector:
             # Known once the first cue's partner horizon has passed (when this scan can first
             # decide it), or at the end of the samples when the stream ends or breaks.
             t_known = min(lo + first_cue + PARTNER_HORIZON, h.k_end) - 1
-            stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon,
-                                  t_known * GRID_DT_S)
-            if stride.kind == "toe":
-                # A forefoot landing: the foot starts pitching down before it touches, so the
-                # crossing comes early; the impact marks the contact.
-                stride = replace(stride, t_land=round(self._impact_time(lo, i, lead), 4))
-            strides.append(stride)
+            landings.append(self._landing(lo, ml, speed, swing_start, i, int(calm_runs[k]),
+                                         horizon, t_known * GRID_DT_S, lead))
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
         if not final:
@@ -269,6 +264,31 @@ class GaitDetector:
             # horizon has passed, so scans until then decide nothing: skipping them changes
             # nothing, as a larger block of samples would not.
             self._next_decision = lo + min(waiting, n - DECIDE_AFTER) + PARTNER_HORIZON
+        return self._strides(landings) if landings else []
+
+    def _strides(self, landings: list[_Landing]) -> list[Stride]:
+        """The strides of measured landings, once the stair test has been run on all at once.
+
+        Stairs land on the forefoot too: a tiptoe landing whose stride climbs or descends is
+        a stair, taken as a step of ordinary walking.
+        """
+        heights = iter(self._climbs_m([x.climb_span for x in landings if x.climb_span]))
+        limit = SHANK_MAX_TIPTOE_CLIMB_M if self.on_shank else MAX_TIPTOE_CLIMB_M
+        strides: list[Stride] = []
+        kind: StrideKind
+        for x in landings:
+            t_land, kind = x.t_crossing, "walk"
+            if x.t_impact is not None and (x.climb_span is None or abs(next(heights)) < limit):
+                t_land, kind = x.t_impact, "toe"
+            strides.append(Stride(
+                t_land=t_land,
+                t_swing_start=x.t_swing_start,
+                t_known=x.t_known,
+                kind=kind,
+                stance_pitch_deg=x.stance_pitch_deg,
+                landing_pitch_deg=x.landing_pitch_deg,
+                valid=x.valid,
+            ))
         return strides
 
     def _note_motion(self) -> None:
@@ -384,38 +404,39 @@ class GaitDetector:
         lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
         return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
-    def _climb_m(self, first: int, last: int) -> float:
-        """Height the foot gained between two zero-velocity samples (absolute indices).
+    def _climbs_m(self, spans: list[tuple[int, int]]) -> list[float]:
+        """Heights the foot gained over spans ``[first, last)`` between zero-velocity samples
+        (absolute indices); see ``_climb``.
 
-        Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation
-        levelled on the first sample's gravity and carried by the gyro step by step, specific
-        force rotated to the world and gravity removed, velocity integrated and its drift removed
-        so it ends at zero, then height. Only the world-vertical row of the orientation is
-        needed. A Python loop, but only for tiptoe candidates, and on plain floats: a numpy call
-        per step would cost several times more than its nine products.
+        The step rotations of all spans are computed in one pass: each step's matrix is a
+        function of its own gyro sample alone (elementwise numpy), so they are the same numbers
+        as span by span, for a fraction of the numpy calls (a batch scan has dozens of spans).
         """
-        acc = self._history.get("acc", first, last)
-        n = acc.shape[0]
-        if n < 5:
-            return 0.0
-        x, y, z = _level_row(acc[0])
-        rows: list[float] = []  # flat (x, y, z, x, ...): cheaper to build and to convert
-        add = rows.extend
-        steps = _rotations(self._history.get("gyro", first, last) * GRID_DT_S)
-        for a, e, i, d, c, h, b, g, f in zip(*steps.tolist(), strict=True):  # (STEP_ENTRIES)
-            add((x, y, z))
-            # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]].
-            x, y, z = x * a + y * d + z * g, x * b + y * e + z * h, x * c + y * f + z * i
-        vertical = sum3(np.array(rows).reshape(n, 3) * acc) - GRAVITY_M_S2
-        velocity = np.cumsum(vertical) * GRID_DT_S
-        velocity -= np.arange(n) * (velocity[-1] / (n - 1))
-        return float(velocity.sum() * GRID_DT_S)
+        h = self._history
+        accs = [h.get("acc", first, last) for first, last in spans]
+        # The last sample's step is not needed: the integration ends on it.
+        gyros = [h.get("gyro", first, last)[:-1] for first, last in spans]
+        long = [g for a, g in zip(accs, gyros, strict=True) if a.shape[0] >= MIN_CLIMB_SAMPLES]
+        if not long:
+            return [0.0] * len(spans)
+        steps = _rotations(np.concatenate(long) * GRID_DT_S).tolist()
+        heights: list[float] = []
+        offset = 0
+        for acc in accs:
+            n = acc.shape[0]
+            if n < MIN_CLIMB_SAMPLES:
+                heights.append(0.0)
+                continue
+            heights.append(_climb(acc, [row[offset:offset + n - 1] for row in steps]))
+            offset += n - 1
+        return heights
 
-    def _stride(  # noqa: PLR0917 - indices of one stride, all needed
+    def _landing(  # noqa: PLR0917 - indices of one stride, all needed
         self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
-        stance_start: int, horizon: int, t_known: float,
-    ) -> Stride:
-        """Measures one stride (indices relative to ``lo``; ``i`` is the sample before contact)."""
+        stance_start: int, horizon: int, t_known: float, lead: int | None,
+    ) -> _Landing:
+        """Measures one landing (indices relative to ``lo``; ``i`` is the sample before contact;
+        ``lead`` from ``_contact_lead``, None after a fast swing)."""
         a, b = float(ml[i]), float(ml[i + 1])
         t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
@@ -444,36 +465,91 @@ class GaitDetector:
         window = speed[i:min(i + REST_SEARCH, horizon)]
         rest = lo + i + int(np.argmin(window))
         previous, self._last_rest = self._last_rest, rest
-        if tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES:
-            # Stairs land on the forefoot too: a stride that climbs or descends is a stair.
-            limit = SHANK_MAX_TIPTOE_CLIMB_M if self.on_shank else MAX_TIPTOE_CLIMB_M
-            tiptoe = abs(self._climb_m(previous, rest)) < limit
-        kind: StrideKind = "toe" if tiptoe else "walk"
         valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
-        return Stride(
-            t_land=round(t_land, 4),
+        return _Landing(
+            t_crossing=round(t_land, 4),
+            # A forefoot landing: the foot starts pitching down before it touches, so the
+            # crossing comes early; the impact marks the contact.
+            t_impact=round(self._impact_time(lo, i, lead), 4) if tiptoe else None,
+            # The stair test (``_strides``) integrates from the last stride's stillest sample.
+            climb_span=(previous, rest) if (
+                tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES)
+            else None,
             t_swing_start=(lo + lobe_start) * GRID_DT_S,
             t_known=t_known,
-            kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,
             valid=valid,
         )
 
 
+class _Landing(NamedTuple):
+    """A measured landing, before the stair test decides its kind (``_strides``).
 
-def _level_row(up: FloatArray) -> tuple[float, float, float]:
-    """The world-vertical row of the rotation that levels specific force ``up`` onto +z.
+    ``t_impact`` is set for a landing that looks tiptoe (its time if it stays one);
+    ``climb_span`` is the stretch (absolute indices) whose climb decides whether it does.
+    """
+
+    t_crossing: float
+    t_impact: float | None
+    climb_span: tuple[int, int] | None
+    t_swing_start: float
+    t_known: float
+    stance_pitch_deg: float
+    landing_pitch_deg: float
+    valid: bool
+
+
+
+def _level_row(ux: float, uy: float, uz: float) -> tuple[float, float, float]:
+    """The world-vertical row of the rotation that levels specific force ``(ux, uy, uz)`` onto
+    +z.
 
     That rotation (about ``up x z``) maps ``up`` to z, so its z row is ``up`` normalised. When
     ``up x z`` is too short to give an axis the rotation is taken as the identity.
     """
-    ux, uy, uz = up.tolist()
     norm = math.sqrt(ux * ux + uy * uy + uz * uz)
     ux, uy, uz = ux / norm, uy / norm, uz / norm
     if math.sqrt(ux * ux + uy * uy) <= 1e-9:
         return 0.0, 0.0, 1.0
     return ux, uy, uz
+
+
+#: Sample indices as floats, for the drift ramp of ``_climb`` (strides are far shorter).
+_RAMP: Final = np.arange(4 * MAX_STRIDE_SAMPLES, dtype=np.float64)
+
+
+def _climb(acc: FloatArray, steps: list[list[float]]) -> float:
+    """Height (m) gained over the samples of ``acc`` (n, 3), from zero velocity to zero velocity.
+
+    Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation levelled
+    on the first sample's gravity and carried by the gyro step by step (``steps``: the n - 1
+    step rotations between the samples, as ``_rotations(...).tolist()``), specific force rotated
+    to the world and gravity removed, velocity integrated and its drift removed so it ends at
+    zero, then height. Only the world-vertical row of the orientation is needed.
+
+    A Python loop on plain floats (a numpy call per step would cost several times more than its
+    dozen products): each sample's vertical force and the running sum of them are taken in the
+    loop, with the same operations in the same order as numpy's ``(row * acc).sum(axis=1) - g``
+    and ``cumsum`` (left to right), so the numbers are the same bits.
+    """
+    n = acc.shape[0]
+    ax, ay, az = acc.T.tolist()
+    x, y, z = _level_row(ax[0], ay[0], az[0])
+    total = 0.0  # the running sum of vertical acceleration (0.0 + v is v: v is never -0.0)
+    cumulative: list[float] = []
+    put = cumulative.append
+    # The steps are one fewer than the samples: zip stops before the last sample (after it).
+    for a, e, i, d, c, h, b, g, f, p, q, r in zip(*steps, ax, ay, az, strict=False):
+        total += x * p + y * q + z * r - GRAVITY_M_S2
+        put(total)
+        # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]] (STEP_ENTRIES).
+        x, y, z = x * a + y * d + z * g, x * b + y * e + z * h, x * c + y * f + z * i
+    total += x * ax[-1] + y * ay[-1] + z * az[-1] - GRAVITY_M_S2
+    put(total)
+    velocity = np.array(cumulative) * GRID_DT_S
+    velocity -= _RAMP[:n] * (total * GRID_DT_S / (n - 1))
+    return float(np.add.reduce(velocity)) * GRID_DT_S
 
 
 def _rotations(vectors: FloatArray) -> FloatArray:
