@@ -13,6 +13,7 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -195,7 +196,7 @@ class GaitDetector:
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = where_true(low[:-2] & low[1:-1] & low[2:])
-        lobe = self._lobe_contacts(ml, speed, n, final=final)
+        lobe, lobe_runs = self._lobe_contacts(ml, speed, n, final=final)
         rest = self._rest_contacts(speed, n, final=final)
         first_new = self._decided - lo
         # One candidate per contact sample (the zero crossing first), in time order.
@@ -243,7 +244,7 @@ class GaitDetector:
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
             # Both cues of a merged landing bound the window: the jolt may follow either.
             # After a swing lobe the forefoot may touch before the crossing (``_contact_lead``).
-            lead = self._contact_lead(lo, swing_start, i) if cue == "lobe" else None
+            lead = _contact_lead(lobe_runs, swing_start, i) if cue == "lobe" else None
             window_lo = first_cue - IMPACT_BEFORE if lead is None else min(
                 first_cue - IMPACT_BEFORE, lead)
             force = h.get("force", max(h.k_start, lo + window_lo),
@@ -304,9 +305,10 @@ class GaitDetector:
 
     def _lobe_contacts(
         self, ml: FloatArray, speed: FloatArray, n: int, *, final: bool
-    ) -> list[tuple[int, int, int, str]]:
+    ) -> tuple[list[tuple[int, int, int, str]], tuple[list[int], list[int]]]:
         """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), up to
-        the first swing that cannot be decided yet (``final``: on whatever samples follow)."""
+        the first swing that cannot be decided yet (``final``: on whatever samples follow);
+        and the starts and ends of the runs of swing rate in the window (``_contact_lead``)."""
         run_starts, run_ends = runs(ml < -SWING_ON_RAD_S)  # an end n: the lobe is still running
         crossing_at = where_true((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
         # Plain lists: the loop reads them element by element.
@@ -325,7 +327,7 @@ class GaitDetector:
             if first_start == 0 or last_end - first_start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
             if not final and (j >= len(crossings) or last_end + DECIDE_AFTER > n):
-                return out  # not decidable yet: come back for it
+                return out, (starts, ends)  # not decidable yet: come back for it
             if j >= len(crossings) or crossings[j] > last_end - 1 + CONTACT_SEARCH:
                 continue
             length = last_end - first_start
@@ -334,7 +336,7 @@ class GaitDetector:
             if float(speed[first_start:last_end].max()) < SWING_PEAK_RAD_S:
                 continue
             out.append((crossings[j], first_start, last_end + DECIDE_AFTER, "lobe"))
-        return out
+        return out, (starts, ends)
 
     @staticmethod
     def _rest_contacts(
@@ -394,15 +396,6 @@ class GaitDetector:
             return False
         return bool(float(after.mean()) < SHANK_MAX_ROLL_ON_RAD_S
                     and float(before.mean()) > -SHANK_MAX_SWING_IN_RAD_S)
-
-    def _contact_lead(self, lo: int, swing_start: int, i: int) -> int:
-        """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
-        ``i`` may have touched: a few samples before the end of its swing lobe's longest run
-        (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
-        ml = self._history.get("gyro", lo + swing_start, lo + i + 1)[:, 1]
-        starts, ends = runs(ml < -SWING_ON_RAD_S)
-        lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
-        return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
     def _climbs_m(self, spans: list[tuple[int, int]]) -> list[float]:
         """Heights the foot gained over spans ``[first, last)`` between zero-velocity samples
@@ -499,6 +492,25 @@ class _Landing(NamedTuple):
     landing_pitch_deg: float
     valid: bool
 
+
+
+def _contact_lead(lobe_runs: tuple[list[int], list[int]], swing_start: int, i: int) -> int:
+    """The earliest sample a landing whose pitch rate crosses zero at ``i`` may have touched: a
+    few samples before the end of its swing lobe's longest run (not sooner than
+    TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt).
+
+    ``lobe_runs``: the starts and ends of the runs of swing rate (``_lobe_contacts``) over the
+    scan window, whose indices these are. The runs from ``swing_start`` to the crossing are
+    those runs clipped to ``[swing_start, i + 1)``: the same as finding runs in that stretch
+    alone, without numpy calls. The first of the longest wins, as ``argmax`` picks.
+    """
+    starts, ends = lobe_runs
+    lobe_end, longest = i, 0
+    for r in range(bisect_right(ends, swing_start), bisect_right(starts, i)):
+        end = min(ends[r], i + 1)
+        if end - max(starts[r], swing_start) > longest:
+            lobe_end, longest = end, end - max(starts[r], swing_start)
+    return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
 
 
 def _level_row(ux: float, uy: float, uz: float) -> tuple[float, float, float]:

@@ -17,11 +17,15 @@ from sensord.detect.gait import (
     GRAVITY_M_S2,
     MAX_STRIDE_SAMPLES,
     STEP_ENTRIES,
+    SWING_ON_RAD_S,
+    TOE_CONTACT_LEAD,
     GaitDetector,
     _climb,
+    _contact_lead,
     _level_row,
     _rotations,
 )
+from sensord.dsp.history import runs
 from sensord.dsp.resample import GRID_DT_S
 
 #: Specific force around gravity (m/s^2) and angular rates of walking (rad/s).
@@ -93,3 +97,19 @@ def test_climbs_of_many_spans_are_each_spans_climb(
     detector._history.append(0, acc=acc, gyro=gyro)
     expected = [_climb_by_numpy(acc[first:last], gyro[first:last]) for first, last in spans]
     assert detector._climbs_m(spans) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(ml=arrays(np.float64, st.integers(2, 200), elements=st.sampled_from([-2.0, -0.5, 0.5])),
+       bounds=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)))
+def test_contact_lead_from_the_window_runs_is_that_of_the_stretch(
+    ml: np.ndarray, bounds: tuple[float, float],
+) -> None:
+    """The lobe's longest run, from the runs of the whole window clipped to the stretch, is
+    the one found by ``runs`` in the stretch alone."""
+    swing_start, i = sorted(int(b * (ml.shape[0] - 1)) for b in bounds)
+    starts, ends = runs(ml[swing_start:i + 1] < -SWING_ON_RAD_S)
+    lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
+    expected = max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
+    window = runs(ml < -SWING_ON_RAD_S)
+    assert _contact_lead((window[0].tolist(), window[1].tolist()), swing_start, i) == expected
