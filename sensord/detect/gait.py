@@ -239,7 +239,10 @@ class GaitDetector:
                     i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
             horizon = min(horizon, n)
             k = int(calm_runs.searchsorted(i))
-            if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
+            if k >= calm_runs.shape[0]:
+                continue
+            stance_start = int(calm_runs[k])
+            if stance_start > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
             # Both cues of a merged landing bound the window: the jolt may follow either.
@@ -249,13 +252,13 @@ class GaitDetector:
                 first_cue - IMPACT_BEFORE, lead)
             force = h.get("force", max(h.k_start, lo + window_lo),
                           min(h.k_end, lo + last_cue + IMPACT_SEARCH))
-            if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
+            if not force.shape[0] or float(np.maximum.reduce(force)) < MIN_IMPACT_M_S2:
                 continue
             # Known once the first cue's partner horizon has passed (when this scan can first
             # decide it), or at the end of the samples when the stream ends or breaks.
             t_known = min(lo + first_cue + PARTNER_HORIZON, h.k_end) - 1
-            landings.append(self._landing(lo, ml, speed, swing_start, i, int(calm_runs[k]),
-                                         horizon, t_known * GRID_DT_S, lead))
+            landings.append(self._landing(lo, ml, speed, swing_start, i, stance_start, horizon,
+                                          t_known * GRID_DT_S, lead))
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
         if not final:
@@ -333,7 +336,7 @@ class GaitDetector:
             length = last_end - first_start
             if length < MIN_LOBE or length > MAX_LOBE:
                 continue
-            if float(speed[first_start:last_end].max()) < SWING_PEAK_RAD_S:
+            if float(np.maximum.reduce(speed[first_start:last_end])) < SWING_PEAK_RAD_S:
                 continue
             out.append((crossings[j], first_start, last_end + DECIDE_AFTER, "lobe"))
         return out, (starts, ends)
@@ -350,17 +353,19 @@ class GaitDetector:
         below = speed < REST_SPEED_RAD_S
         slow = where_true(below[:-2] & below[1:-1] & below[2:])
         out: list[tuple[int, int, int, str]] = []
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        # The first slow stretch at or after each run's end, found for all runs at once.
+        after: list[int] = slow.searchsorted(ends).tolist()
+        for start, end, k in zip(starts.tolist(), ends.tolist(), after, strict=True):
             if start == 0 or end - start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
             if not final and end + DECIDE_AFTER > n:
                 return out
-            if end >= n or end - start < MIN_LOBE:
+            if end >= n or end - start < MIN_LOBE or k >= slow.shape[0]:
                 continue
-            k = int(slow.searchsorted(end))
-            if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
+            contact = int(slow[k]) - 1
+            if contact >= end + CONTACT_SEARCH:
                 continue
-            out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
+            out.append((contact, start, end + DECIDE_AFTER, "rest"))
         return out
 
     def _impact_time(self, lo: int, i: int, lead: int | None) -> float:
@@ -380,7 +385,7 @@ class GaitDetector:
         if force.shape[0] < 3:
             return max(first, min(lo + i, h.k_end - 1)) * GRID_DT_S
         sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
-        return (first + int(np.argmax(sharpness))) * GRID_DT_S
+        return (first + int(sharpness.argmax())) * GRID_DT_S
 
     @staticmethod
     def _shank_tiptoe(ml: FloatArray, i: int) -> bool:
@@ -430,7 +435,7 @@ class GaitDetector:
     ) -> _Landing:
         """Measures one landing (indices relative to ``lo``; ``i`` is the sample before contact;
         ``lead`` from ``_contact_lead``, None after a fast swing)."""
-        a, b = float(ml[i]), float(ml[i + 1])
+        a, b = ml[i:i + 2].tolist()
         t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
         # have just learned the flat pose from the standing before this walk).
@@ -442,10 +447,15 @@ class GaitDetector:
         else:
             pitch = pitch_deg(
                 self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
-        calm = pitch[speed[stance_start:end] < STANCE_RAD_S]
-        stance_pitch = median(calm if calm.size else pitch)
+        # A handful of samples: plain lists (fewer numpy calls).
+        pitches: list[float] = pitch.tolist()
+        calm = [p for p, v in zip(pitches, speed[stance_start:end].tolist(), strict=True)
+                if v < STANCE_RAD_S]
+        stance_pitch = _median(calm or pitches)
         # Pitch at contact: the stance pitch minus the rotation between contact and stance.
-        landing_pitch = stance_pitch + float(np.degrees(ml[i:stance_start].sum() * GRID_DT_S))
+        # (The sum is numpy's, pairwise; degrees on a float are numpy's: x * (180 / pi).)
+        landing_pitch = stance_pitch + math.degrees(
+            float(np.add.reduce(ml[i:stance_start])) * GRID_DT_S)
         # On tiptoe the foot stays plantarflexed through stance and lands without the heel
         # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
         # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
@@ -456,9 +466,11 @@ class GaitDetector:
             tiptoe = heel_rock < HEEL_ROCK_DEG and stance_pitch < TOE_STANCE_PITCH_DEG
         # The stillest sample of this stance: a zero-velocity point for the next stride.
         window = speed[i:min(i + REST_SEARCH, horizon)]
-        rest = lo + i + int(np.argmin(window))
+        rest = lo + i + int(window.argmin())
         previous, self._last_rest = self._last_rest, rest
-        valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
+        valid = bool(
+            np.minimum.reduce(self._history.get("valid", lo + lobe_start, lo + stance_start + 1))
+            > 0.5)
         return _Landing(
             t_crossing=round(t_land, 4),
             # A forefoot landing: the foot starts pitching down before it touches, so the
@@ -511,6 +523,23 @@ def _contact_lead(lobe_runs: tuple[list[int], list[int]], swing_start: int, i: i
         if end - max(starts[r], swing_start) > longest:
             lobe_end, longest = end, end - max(starts[r], swing_start)
     return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
+
+
+def _median(values: list[float]) -> float:
+    """The median of a short list, as ``median`` (sensord.dsp.history) computes it: the middle
+    order statistic, or the mean of the middle two (sorting a handful of floats beats numpy's
+    call overhead).
+
+    Two cases are left to numpy: a NaN, which sorting would misplace; and a zero median, whose
+    sign depends on which of equal zeros numpy's partition picks (any other equal values are
+    the same bits).
+    """
+    if math.isnan(sum(values)):  # (also infinities of both signs: numpy's answer stands)
+        return median(np.array(values))
+    ordered = sorted(values)
+    middle = len(values) // 2
+    result = ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+    return result if result != 0.0 else median(np.array(values))
 
 
 def _level_row(ux: float, uy: float, uz: float) -> tuple[float, float, float]:

@@ -7,6 +7,7 @@ bit for bit with the straightforward computation.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from hypothesis import given, settings
@@ -23,9 +24,10 @@ from sensord.detect.gait import (
     _climb,
     _contact_lead,
     _level_row,
+    _median,
     _rotations,
 )
-from sensord.dsp.history import runs
+from sensord.dsp.history import median, runs
 from sensord.dsp.resample import GRID_DT_S
 
 #: Specific force around gravity (m/s^2) and angular rates of walking (rad/s).
@@ -113,3 +115,12 @@ def test_contact_lead_from_the_window_runs_is_that_of_the_stretch(
     expected = max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
     window = runs(ml < -SWING_ON_RAD_S)
     assert _contact_lead((window[0].tolist(), window[1].tolist()), swing_start, i) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(
+    st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1.5, -1.5, math.nan, math.inf])),
+    min_size=1, max_size=25))
+def test_median_of_a_list_is_numpys_bit_for_bit(values: list[float]) -> None:
+    expected = median(np.array(values))
+    assert np.float64(_median(values)).tobytes() == np.float64(expected).tobytes()
