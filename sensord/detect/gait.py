@@ -13,7 +13,7 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -205,6 +205,12 @@ class GaitDetector:
             if c[0] >= first_new:
                 by_contact.setdefault(c[0], c)
         candidates = [by_contact[i] for i in sorted(by_contact)]
+        # Samples of the history with a jolt (not below MIN_IMPACT: a NaN counts, as it makes
+        # a window's maximum fail the test) and samples not valid (absolute indices), looked
+        # up for each candidate by bisection rather than with numpy calls on its window.
+        jolts: list[int] = (
+            where_true(~(h.get("force") < MIN_IMPACT_M_S2)) + h.k_start).tolist()
+        invalid: list[int] = (where_true(h.get("valid", lo, h.k_end) < 0.5) + lo).tolist()
         landings: list[_Landing] = []
         waiting = n  # the first contact left waiting for its partner horizon (none: n)
         used = -1
@@ -250,15 +256,17 @@ class GaitDetector:
             lead = _contact_lead(lobe_runs, swing_start, i) if cue == "lobe" else None
             window_lo = first_cue - IMPACT_BEFORE if lead is None else min(
                 first_cue - IMPACT_BEFORE, lead)
-            force = h.get("force", max(h.k_start, lo + window_lo),
-                          min(h.k_end, lo + last_cue + IMPACT_SEARCH))
-            if not force.shape[0] or float(np.maximum.reduce(force)) < MIN_IMPACT_M_S2:
-                continue
+            jolt = bisect_left(jolts, lo + window_lo)  # (the history's samples are all listed)
+            if jolt == len(jolts) or jolts[jolt] >= lo + last_cue + IMPACT_SEARCH:
+                continue  # no jolt in the window
             # Known once the first cue's partner horizon has passed (when this scan can first
             # decide it), or at the end of the samples when the stream ends or breaks.
             t_known = min(lo + first_cue + PARTNER_HORIZON, h.k_end) - 1
+            # Valid if every sample from the swing start to the stance start is.
+            gap = bisect_left(invalid, lo + swing_start)
+            valid = gap == len(invalid) or invalid[gap] > lo + stance_start
             landings.append(self._landing(lo, ml, speed, swing_start, i, stance_start, horizon,
-                                          t_known * GRID_DT_S, lead))
+                                          t_known * GRID_DT_S, lead, valid))
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
         if not final:
@@ -431,7 +439,7 @@ class GaitDetector:
 
     def _landing(  # noqa: PLR0917 - indices of one stride, all needed
         self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
-        stance_start: int, horizon: int, t_known: float, lead: int | None,
+        stance_start: int, horizon: int, t_known: float, lead: int | None, valid: bool,
     ) -> _Landing:
         """Measures one landing (indices relative to ``lo``; ``i`` is the sample before contact;
         ``lead`` from ``_contact_lead``, None after a fast swing)."""
@@ -468,9 +476,6 @@ class GaitDetector:
         window = speed[i:min(i + REST_SEARCH, horizon)]
         rest = lo + i + int(window.argmin())
         previous, self._last_rest = self._last_rest, rest
-        valid = bool(
-            np.minimum.reduce(self._history.get("valid", lo + lobe_start, lo + stance_start + 1))
-            > 0.5)
         return _Landing(
             t_crossing=round(t_land, 4),
             # A forefoot landing: the foot starts pitching down before it touches, so the
