@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -425,17 +426,10 @@ class GaitDetector:
         long = [g for a, g in zip(accs, gyros, strict=True) if a.shape[0] >= MIN_CLIMB_SAMPLES]
         if not long:
             return [0.0] * len(spans)
-        steps = _rotations(np.concatenate(long) * GRID_DT_S).tolist()
-        heights: list[float] = []
-        offset = 0
-        for acc in accs:
-            n = acc.shape[0]
-            if n < MIN_CLIMB_SAMPLES:
-                heights.append(0.0)
-                continue
-            heights.append(_climb(acc, [row[offset:offset + n - 1] for row in steps]))
-            offset += n - 1
-        return heights
+        # One iterator per matrix entry: each span's climb reads its own steps off them.
+        steps = [iter(row) for row in _rotations(np.concatenate(long) * GRID_DT_S).tolist()]
+        return [_climb(acc, steps) if acc.shape[0] >= MIN_CLIMB_SAMPLES else 0.0
+                for acc in accs]
 
     def _landing(  # noqa: PLR0917 - indices of one stride, all needed
         self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
@@ -565,14 +559,15 @@ def _level_row(ux: float, uy: float, uz: float) -> tuple[float, float, float]:
 _RAMP: Final = np.arange(4 * MAX_STRIDE_SAMPLES, dtype=np.float64)
 
 
-def _climb(acc: FloatArray, steps: list[list[float]]) -> float:
+def _climb(acc: FloatArray, steps: Sequence[Iterable[float]]) -> float:
     """Height (m) gained over the samples of ``acc`` (n, 3), from zero velocity to zero velocity.
 
     Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation levelled
-    on the first sample's gravity and carried by the gyro step by step (``steps``: the n - 1
-    step rotations between the samples, as ``_rotations(...).tolist()``), specific force rotated
-    to the world and gravity removed, velocity integrated and its drift removed so it ends at
-    zero, then height. Only the world-vertical row of the orientation is needed.
+    on the first sample's gravity and carried by the gyro step by step (``steps``: the nine
+    entries of the step rotations between the samples, as the rows of ``_rotations``, of which
+    the first n - 1 are read: iterators are left at the next span's first step), specific force
+    rotated to the world and gravity removed, velocity integrated and its drift removed so it
+    ends at zero, then height. Only the world-vertical row of the orientation is needed.
 
     A Python loop on plain floats (a numpy call per step would cost several times more than its
     dozen products): each sample's vertical force and the running sum of them are taken in the
@@ -585,8 +580,10 @@ def _climb(acc: FloatArray, steps: list[list[float]]) -> float:
     total = 0.0  # the running sum of vertical acceleration (0.0 + v is v: v is never -0.0)
     cumulative: list[float] = []
     put = cumulative.append
-    # The steps are one fewer than the samples: zip stops before the last sample (after it).
-    for a, e, i, d, c, h, b, g, f, p, q, r in zip(*steps, ax, ay, az, strict=False):
+    # The steps are one fewer than the samples. zip reads its arguments left to right and
+    # stops at the first one exhausted: the range, so no step past the n - 1th is taken.
+    for _, a, e, i, d, c, h, b, g, f, p, q, r in zip(
+            range(n - 1), *steps, ax, ay, az, strict=False):
         total += x * p + y * q + z * r - GRAVITY_M_S2
         put(total)
         # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]] (STEP_ENTRIES).
