@@ -328,14 +328,25 @@ class GaitDetector:
         starts: list[int] = run_starts.tolist()
         ends: list[int] = run_ends.tolist()
         crossings: list[int] = crossing_at.tolist()
-        out: list[tuple[int, int, int, str]] = []
-        group = 0
-        while group < len(starts):
-            last = group
-            while last + 1 < len(starts) and at[last + 1] == at[group]:
+        # The runs before one crossing are one swing: (first start, last end, crossing).
+        groups: list[tuple[int, int, int]] = []
+        first = 0
+        while first < len(starts):
+            last = first
+            while last + 1 < len(starts) and at[last + 1] == at[first]:
                 last += 1
-            first_start, last_end, j = starts[group], ends[last], at[group]
-            group = last + 1
+            groups.append((starts[first], ends[last], at[first]))
+            first = last + 1
+        # Each swing's peak speed, all in one call: the maxima over [start, end) of every swing
+        # and of the stretch after it (swings neither touch nor overlap: a crossing separates
+        # them; the last stretch runs to the end of the window, so an end n is left out).
+        bounds = [bound for group in groups for bound in group[:2]]
+        if bounds and bounds[-1] == n:
+            bounds.pop()
+        peaks: list[float] = (
+            np.maximum.reduceat(speed, bounds)[0::2].tolist() if bounds else [])
+        out: list[tuple[int, int, int, str]] = []
+        for (first_start, last_end, j), peak in zip(groups, peaks, strict=True):
             if first_start == 0 or last_end - first_start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
             if not final and (j >= len(crossings) or last_end + DECIDE_AFTER > n):
@@ -345,7 +356,7 @@ class GaitDetector:
             length = last_end - first_start
             if length < MIN_LOBE or length > MAX_LOBE:
                 continue
-            if float(np.maximum.reduce(speed[first_start:last_end])) < SWING_PEAK_RAD_S:
+            if peak < SWING_PEAK_RAD_S:
                 continue
             out.append((crossings[j], first_start, last_end + DECIDE_AFTER, "lobe"))
         return out, (starts, ends)

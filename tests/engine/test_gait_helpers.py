@@ -15,10 +15,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sensord.detect.gait import (
+    CONTACT_SEARCH,
+    DECIDE_AFTER,
     GRAVITY_M_S2,
+    MAX_LOBE,
     MAX_STRIDE_SAMPLES,
+    MIN_LOBE,
     STEP_ENTRIES,
     SWING_ON_RAD_S,
+    SWING_PEAK_RAD_S,
     TOE_CONTACT_LEAD,
     GaitDetector,
     _climb,
@@ -122,5 +127,48 @@ def test_contact_lead_from_the_window_runs_is_that_of_the_stretch(
     st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1.5, -1.5, math.nan, math.inf])),
     min_size=1, max_size=25))
 def test_median_of_a_list_is_numpys_bit_for_bit(values: list[float]) -> None:
-    expected = median(np.array(values))
-    assert np.float64(_median(values)).tobytes() == np.float64(expected).tobytes()
+    with np.errstate(all="ignore"):  # (numpy warns where a sum of extremes overflows)
+        expected = median(np.array(values))
+        assert np.float64(_median(values)).tobytes() == np.float64(expected).tobytes()
+
+
+def _lobe_contacts_one_by_one(
+    ml: np.ndarray, speed: np.ndarray, *, final: bool
+) -> list[tuple[int, int, int, str]]:
+    """Heel-strike contacts as first written: each swing's peak speed on its own."""
+    n = ml.shape[0]
+    run_starts, run_ends = runs(ml < -SWING_ON_RAD_S)
+    crossing_at = np.flatnonzero((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
+    at = crossing_at.searchsorted(run_ends - 1)
+    out: list[tuple[int, int, int, str]] = []
+    group = 0
+    while group < run_starts.size:
+        last = group
+        while last + 1 < run_starts.size and at[last + 1] == at[group]:
+            last += 1
+        first_start, last_end, j = int(run_starts[group]), int(run_ends[last]), int(at[group])
+        group = last + 1
+        if first_start == 0 or last_end - first_start > MAX_LOBE:
+            continue
+        if not final and (j >= crossing_at.size or last_end + DECIDE_AFTER > n):
+            return out
+        if j >= crossing_at.size or crossing_at[j] > last_end - 1 + CONTACT_SEARCH:
+            continue
+        if last_end - first_start < MIN_LOBE:
+            continue
+        if float(speed[first_start:last_end].max()) < SWING_PEAK_RAD_S:
+            continue
+        out.append((int(crossing_at[j]), first_start, last_end + DECIDE_AFTER, "lobe"))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(ml=arrays(np.float64, st.integers(2, 300),
+                 elements=st.sampled_from([-3.0, -1.0, -0.9, -0.5, 0.0, 0.5, 2.0, math.nan])),
+       extra=st.floats(0.0, 1.0), final=st.booleans())
+def test_swing_peaks_in_one_call_are_each_swings_maximum(
+    ml: np.ndarray, extra: float, final: bool,
+) -> None:
+    speed = np.abs(ml) + extra * np.arange(ml.shape[0]) % 0.7
+    contacts, _ = GaitDetector()._lobe_contacts(ml, speed, ml.shape[0], final=final)
+    assert contacts == _lobe_contacts_one_by_one(ml, speed, final=final)
