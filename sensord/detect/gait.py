@@ -200,11 +200,12 @@ class GaitDetector:
         lobe, lobe_runs = self._lobe_contacts(ml, speed, n, final=final)
         rest = self._rest_contacts(speed, n, final=final)
         first_new = self._decided - lo
-        # One candidate per contact sample (the zero crossing first), in time order.
-        by_contact: dict[int, tuple[int, int, int, str]] = {}
-        for c in sorted((*lobe, *rest), key=lambda c: (c[0], c[3] != "lobe", c[1])):
-            if c[0] >= first_new:
-                by_contact.setdefault(c[0], c)
+        # One candidate per contact sample, in time order: the zero crossing's, else the
+        # earliest fast swing's. (Fast swings are listed by start and their contacts never
+        # decrease: listed last to first, the earliest is written last. Crossings are each
+        # one swing's.)
+        by_contact = {c[0]: c for c in reversed(rest) if c[0] >= first_new}
+        by_contact.update((c[0], c) for c in lobe if c[0] >= first_new)
         candidates = [by_contact[i] for i in sorted(by_contact)]
         # Samples of the history with a jolt (not below MIN_IMPACT: a NaN counts, as it makes
         # a window's maximum fail the test) and samples not valid (absolute indices), looked
@@ -447,7 +448,8 @@ class GaitDetector:
         stance_start: int, horizon: int, t_known: float, lead: int | None, valid: bool,
     ) -> _Landing:
         """Measures one landing (indices relative to ``lo``; ``i`` is the sample before contact;
-        ``lead`` from ``_contact_lead``, None after a fast swing)."""
+        ``lead`` from ``_contact_lead``, None after a fast swing; ``valid``: every sample from
+        the swing start to the stance start is)."""
         a, b = ml[i:i + 2].tolist()
         t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
@@ -513,7 +515,6 @@ class _Landing(NamedTuple):
     stance_pitch_deg: float
     landing_pitch_deg: float
     valid: bool
-
 
 
 def _contact_lead(lobe_runs: tuple[list[int], list[int]], swing_start: int, i: int) -> int:
