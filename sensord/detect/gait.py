@@ -13,8 +13,9 @@ it bears weight: heel-to-toe gait has a flat mid-stance; toe walking stays plant
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Final
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -68,6 +69,7 @@ MAX_TIPTOE_CLIMB_M: Final = 0.15
 #: the integration drifts more: measured on simulated sessions, tiptoe strides there read
 #: 0.1 m (median; 0.22 m at the 75th percentile), stair strides 0.4-1 m.
 SHANK_MAX_TIPTOE_CLIMB_M: Final = 0.3
+MIN_CLIMB_SAMPLES: Final = 5  # a shorter span is too short to integrate: no climb
 REST_SEARCH: Final = 25  # the stance's stillest sample is looked for in 0.5 s after contact
 MAX_STRIDE_SAMPLES: Final = 125  # 2.5 s: a longer gap is not one stride
 MIN_STRIDE: Final = 30  # 0.6 s: the same foot cannot land twice sooner
@@ -195,16 +197,23 @@ class GaitDetector:
         speed = h.get("speed", lo, h.k_end)
         low = speed < STANCE_RAD_S
         calm_runs = where_true(low[:-2] & low[1:-1] & low[2:])
-        lobe = self._lobe_contacts(ml, speed, n, final=final)
+        lobe, lobe_runs = self._lobe_contacts(ml, speed, n, final=final)
         rest = self._rest_contacts(speed, n, final=final)
         first_new = self._decided - lo
-        # One candidate per contact sample (the zero crossing first), in time order.
-        by_contact: dict[int, tuple[int, int, int, str]] = {}
-        for c in sorted((*lobe, *rest), key=lambda c: (c[0], c[3] != "lobe", c[1])):
-            if c[0] >= first_new:
-                by_contact.setdefault(c[0], c)
+        # One candidate per contact sample, in time order: the zero crossing's, else the
+        # earliest fast swing's. (Fast swings are listed by start and their contacts never
+        # decrease: listed last to first, the earliest is written last. Crossings are each
+        # one swing's.)
+        by_contact = {c[0]: c for c in reversed(rest) if c[0] >= first_new}
+        by_contact.update((c[0], c) for c in lobe if c[0] >= first_new)
         candidates = [by_contact[i] for i in sorted(by_contact)]
-        strides: list[Stride] = []
+        # Samples of the history with a jolt (not below MIN_IMPACT: a NaN counts, as it makes
+        # a window's maximum fail the test) and samples not valid (absolute indices), looked
+        # up for each candidate by bisection rather than with numpy calls on its window.
+        jolts: list[int] = (
+            where_true(~(h.get("force") < MIN_IMPACT_M_S2)) + h.k_start).tolist()
+        invalid: list[int] = (where_true(h.get("valid", lo, h.k_end) < 0.5) + lo).tolist()
+        landings: list[_Landing] = []
         waiting = n  # the first contact left waiting for its partner horizon (none: n)
         used = -1
         # Everything before ``decided`` is final: processed, or consumed as a partner.
@@ -238,28 +247,28 @@ class GaitDetector:
                     i, swing_start, cue = partner[0], min(swing_start, partner[1]), partner[3]
             horizon = min(horizon, n)
             k = int(calm_runs.searchsorted(i))
-            if k >= calm_runs.size or calm_runs[k] > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
+            if k >= calm_runs.shape[0]:
+                continue
+            stance_start = int(calm_runs[k])
+            if stance_start > min(i + STANCE_SEARCH, horizon) - STANCE_MIN:
                 continue
             # A landing hits the ground: a dangling, swinging foot turns around without a jolt.
             # Both cues of a merged landing bound the window: the jolt may follow either.
             # After a swing lobe the forefoot may touch before the crossing (``_contact_lead``).
-            lead = self._contact_lead(lo, swing_start, i) if cue == "lobe" else None
+            lead = _contact_lead(lobe_runs, swing_start, i) if cue == "lobe" else None
             window_lo = first_cue - IMPACT_BEFORE if lead is None else min(
                 first_cue - IMPACT_BEFORE, lead)
-            force = h.get("force", max(h.k_start, lo + window_lo),
-                          min(h.k_end, lo + last_cue + IMPACT_SEARCH))
-            if not force.size or float(force.max()) < MIN_IMPACT_M_S2:
-                continue
+            jolt = bisect_left(jolts, lo + window_lo)  # (the history's samples are all listed)
+            if jolt == len(jolts) or jolts[jolt] >= lo + last_cue + IMPACT_SEARCH:
+                continue  # no jolt in the window
             # Known once the first cue's partner horizon has passed (when this scan can first
             # decide it), or at the end of the samples when the stream ends or breaks.
             t_known = min(lo + first_cue + PARTNER_HORIZON, h.k_end) - 1
-            stride = self._stride(lo, ml, speed, swing_start, i, int(calm_runs[k]), horizon,
-                                  t_known * GRID_DT_S)
-            if stride.kind == "toe":
-                # A forefoot landing: the foot starts pitching down before it touches, so the
-                # crossing comes early; the impact marks the contact.
-                stride = replace(stride, t_land=round(self._impact_time(lo, i, lead), 4))
-            strides.append(stride)
+            # Valid if every sample from the swing start to the stance start is.
+            gap = bisect_left(invalid, lo + swing_start)
+            valid = gap == len(invalid) or invalid[gap] > lo + stance_start
+            landings.append(self._landing(lo, ml, speed, swing_start, i, stance_start, horizon,
+                                          t_known * GRID_DT_S, lead, valid))
             self._last_contact = lo + i
         self._decided = h.k_end if final else max(self._decided, lo + decided)
         if not final:
@@ -269,6 +278,31 @@ class GaitDetector:
             # horizon has passed, so scans until then decide nothing: skipping them changes
             # nothing, as a larger block of samples would not.
             self._next_decision = lo + min(waiting, n - DECIDE_AFTER) + PARTNER_HORIZON
+        return self._strides(landings) if landings else []
+
+    def _strides(self, landings: list[_Landing]) -> list[Stride]:
+        """The strides of measured landings, once the stair test has been run on all at once.
+
+        Stairs land on the forefoot too: a tiptoe landing whose stride climbs or descends is
+        a stair, taken as a step of ordinary walking.
+        """
+        heights = iter(self._climbs_m([x.climb_span for x in landings if x.climb_span]))
+        limit = SHANK_MAX_TIPTOE_CLIMB_M if self.on_shank else MAX_TIPTOE_CLIMB_M
+        strides: list[Stride] = []
+        kind: StrideKind
+        for x in landings:
+            t_land, kind = x.t_crossing, "walk"
+            if x.t_impact is not None and (x.climb_span is None or abs(next(heights)) < limit):
+                t_land, kind = x.t_impact, "toe"
+            strides.append(Stride(
+                t_land=t_land,
+                t_swing_start=x.t_swing_start,
+                t_known=x.t_known,
+                kind=kind,
+                stance_pitch_deg=x.stance_pitch_deg,
+                landing_pitch_deg=x.landing_pitch_deg,
+                valid=x.valid,
+            ))
         return strides
 
     def _note_motion(self) -> None:
@@ -284,9 +318,10 @@ class GaitDetector:
 
     def _lobe_contacts(
         self, ml: FloatArray, speed: FloatArray, n: int, *, final: bool
-    ) -> list[tuple[int, int, int, str]]:
+    ) -> tuple[list[tuple[int, int, int, str]], tuple[list[int], list[int]]]:
         """Heel-strike contacts: (sample before contact, swing start, horizon, "lobe"), up to
-        the first swing that cannot be decided yet (``final``: on whatever samples follow)."""
+        the first swing that cannot be decided yet (``final``: on whatever samples follow);
+        and the starts and ends of the runs of swing rate in the window (``_contact_lead``)."""
         run_starts, run_ends = runs(ml < -SWING_ON_RAD_S)  # an end n: the lobe is still running
         crossing_at = where_true((ml[:-1] < 0.0) & (ml[1:] >= 0.0))
         # Plain lists: the loop reads them element by element.
@@ -294,27 +329,38 @@ class GaitDetector:
         starts: list[int] = run_starts.tolist()
         ends: list[int] = run_ends.tolist()
         crossings: list[int] = crossing_at.tolist()
-        out: list[tuple[int, int, int, str]] = []
-        group = 0
-        while group < len(starts):
-            last = group
-            while last + 1 < len(starts) and at[last + 1] == at[group]:
+        # The runs before one crossing are one swing: (first start, last end, crossing).
+        groups: list[tuple[int, int, int]] = []
+        first = 0
+        while first < len(starts):
+            last = first
+            while last + 1 < len(starts) and at[last + 1] == at[first]:
                 last += 1
-            first_start, last_end, j = starts[group], ends[last], at[group]
-            group = last + 1
+            groups.append((starts[first], ends[last], at[first]))
+            first = last + 1
+        # Each swing's peak speed, all in one call: the maxima over [start, end) of every swing
+        # and of the stretch after it (swings neither touch nor overlap: a crossing separates
+        # them; the last stretch runs to the end of the window, so an end n is left out).
+        bounds = [bound for group in groups for bound in group[:2]]
+        if bounds and bounds[-1] == n:
+            bounds.pop()
+        peaks: list[float] = (
+            np.maximum.reduceat(speed, bounds)[0::2].tolist() if bounds else [])
+        out: list[tuple[int, int, int, str]] = []
+        for (first_start, last_end, j), peak in zip(groups, peaks, strict=True):
             if first_start == 0 or last_end - first_start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
             if not final and (j >= len(crossings) or last_end + DECIDE_AFTER > n):
-                return out  # not decidable yet: come back for it
+                return out, (starts, ends)  # not decidable yet: come back for it
             if j >= len(crossings) or crossings[j] > last_end - 1 + CONTACT_SEARCH:
                 continue
             length = last_end - first_start
             if length < MIN_LOBE or length > MAX_LOBE:
                 continue
-            if float(speed[first_start:last_end].max()) < SWING_PEAK_RAD_S:
+            if peak < SWING_PEAK_RAD_S:
                 continue
             out.append((crossings[j], first_start, last_end + DECIDE_AFTER, "lobe"))
-        return out
+        return out, (starts, ends)
 
     @staticmethod
     def _rest_contacts(
@@ -328,17 +374,19 @@ class GaitDetector:
         below = speed < REST_SPEED_RAD_S
         slow = where_true(below[:-2] & below[1:-1] & below[2:])
         out: list[tuple[int, int, int, str]] = []
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        # The first slow stretch at or after each run's end, found for all runs at once.
+        after: list[int] = slow.searchsorted(ends).tolist()
+        for start, end, k in zip(starts.tolist(), ends.tolist(), after, strict=True):
             if start == 0 or end - start > MAX_LOBE:
                 continue  # cut by the window (or too long to be a swing): not a step
             if not final and end + DECIDE_AFTER > n:
                 return out
-            if end >= n or end - start < MIN_LOBE:
+            if end >= n or end - start < MIN_LOBE or k >= slow.shape[0]:
                 continue
-            k = int(slow.searchsorted(end))
-            if k >= slow.size or slow[k] > end + CONTACT_SEARCH:
+            contact = int(slow[k]) - 1
+            if contact >= end + CONTACT_SEARCH:
                 continue
-            out.append((int(slow[k]) - 1, start, end + DECIDE_AFTER, "rest"))
+            out.append((contact, start, end + DECIDE_AFTER, "rest"))
         return out
 
     def _impact_time(self, lo: int, i: int, lead: int | None) -> float:
@@ -358,7 +406,7 @@ class GaitDetector:
         if force.shape[0] < 3:
             return max(first, min(lo + i, h.k_end - 1)) * GRID_DT_S
         sharpness = force[1:-1] - 0.5 * (force[:-2] + force[2:])
-        return (first + int(np.argmax(sharpness))) * GRID_DT_S
+        return (first + int(sharpness.argmax())) * GRID_DT_S
 
     @staticmethod
     def _shank_tiptoe(ml: FloatArray, i: int) -> bool:
@@ -375,48 +423,34 @@ class GaitDetector:
         return bool(float(after.mean()) < SHANK_MAX_ROLL_ON_RAD_S
                     and float(before.mean()) > -SHANK_MAX_SWING_IN_RAD_S)
 
-    def _contact_lead(self, lo: int, swing_start: int, i: int) -> int:
-        """The earliest sample (relative to ``lo``) a landing whose pitch rate crosses zero at
-        ``i`` may have touched: a few samples before the end of its swing lobe's longest run
-        (not sooner than TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt)."""
-        ml = self._history.get("gyro", lo + swing_start, lo + i + 1)[:, 1]
-        starts, ends = runs(ml < -SWING_ON_RAD_S)
-        lobe_end = swing_start + int(ends[int(np.argmax(ends - starts))]) if starts.size else i
-        return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
+    def _climbs_m(self, spans: list[tuple[int, int]]) -> list[float]:
+        """Heights the foot gained over spans ``[first, last)`` between zero-velocity samples
+        (absolute indices); see ``_climb``.
 
-    def _climb_m(self, first: int, last: int) -> float:
-        """Height the foot gained between two zero-velocity samples (absolute indices).
-
-        Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation
-        levelled on the first sample's gravity and carried by the gyro step by step, specific
-        force rotated to the world and gravity removed, velocity integrated and its drift removed
-        so it ends at zero, then height. Only the world-vertical row of the orientation is
-        needed. A Python loop, but only for tiptoe candidates, and on plain floats: a numpy call
-        per step would cost several times more than its nine products.
+        The step rotations of all spans are computed in one pass: each step's matrix is a
+        function of its own gyro sample alone (elementwise numpy), so they are the same numbers
+        as span by span, for a fraction of the numpy calls (a batch scan has dozens of spans).
         """
-        acc = self._history.get("acc", first, last)
-        n = acc.shape[0]
-        if n < 5:
-            return 0.0
-        x, y, z = _level_row(acc[0])
-        rows: list[float] = []  # flat (x, y, z, x, ...): cheaper to build and to convert
-        add = rows.extend
-        steps = _rotations(self._history.get("gyro", first, last) * GRID_DT_S)
-        for a, e, i, d, c, h, b, g, f in zip(*steps.tolist(), strict=True):  # (STEP_ENTRIES)
-            add((x, y, z))
-            # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]].
-            x, y, z = x * a + y * d + z * g, x * b + y * e + z * h, x * c + y * f + z * i
-        vertical = sum3(np.array(rows).reshape(n, 3) * acc) - GRAVITY_M_S2
-        velocity = np.cumsum(vertical) * GRID_DT_S
-        velocity -= np.arange(n) * (velocity[-1] / (n - 1))
-        return float(velocity.sum() * GRID_DT_S)
+        h = self._history
+        accs = [h.get("acc", first, last) for first, last in spans]
+        # The last sample's step is not needed: the integration ends on it.
+        gyros = [h.get("gyro", first, last)[:-1] for first, last in spans]
+        long = [g for a, g in zip(accs, gyros, strict=True) if a.shape[0] >= MIN_CLIMB_SAMPLES]
+        if not long:
+            return [0.0] * len(spans)
+        # One iterator per matrix entry: each span's climb reads its own steps off them.
+        steps = [iter(row) for row in _rotations(np.concatenate(long) * GRID_DT_S).tolist()]
+        return [_climb(acc, steps) if acc.shape[0] >= MIN_CLIMB_SAMPLES else 0.0
+                for acc in accs]
 
-    def _stride(  # noqa: PLR0917 - indices of one stride, all needed
+    def _landing(  # noqa: PLR0917 - indices of one stride, all needed
         self, lo: int, ml: FloatArray, speed: FloatArray, lobe_start: int, i: int,
-        stance_start: int, horizon: int, t_known: float,
-    ) -> Stride:
-        """Measures one stride (indices relative to ``lo``; ``i`` is the sample before contact)."""
-        a, b = float(ml[i]), float(ml[i + 1])
+        stance_start: int, horizon: int, t_known: float, lead: int | None, valid: bool,
+    ) -> _Landing:
+        """Measures one landing (indices relative to ``lo``; ``i`` is the sample before contact;
+        ``lead`` from ``_contact_lead``, None after a fast swing; ``valid``: every sample from
+        the swing start to the stance start is)."""
+        a, b = ml[i:i + 2].tolist()
         t_land = (lo + i + (-a) / (b - a)) * GRID_DT_S
         # Pitch in stance, seen through the mounting estimate in force when deciding (it may
         # have just learned the flat pose from the standing before this walk).
@@ -428,10 +462,15 @@ class GaitDetector:
         else:
             pitch = pitch_deg(
                 self._history.get("up_sensor", lo + stance_start, lo + end), rotation)
-        calm = pitch[speed[stance_start:end] < STANCE_RAD_S]
-        stance_pitch = median(calm if calm.size else pitch)
+        # A handful of samples: plain lists (fewer numpy calls).
+        pitches: list[float] = pitch.tolist()
+        calm = [p for p, v in zip(pitches, speed[stance_start:end].tolist(), strict=True)
+                if v < STANCE_RAD_S]
+        stance_pitch = _median(calm or pitches)
         # Pitch at contact: the stance pitch minus the rotation between contact and stance.
-        landing_pitch = stance_pitch + float(np.degrees(ml[i:stance_start].sum() * GRID_DT_S))
+        # (The sum is numpy's, pairwise; degrees on a float are numpy's: x * (180 / pi).)
+        landing_pitch = stance_pitch + math.degrees(
+            float(np.add.reduce(ml[i:stance_start])) * GRID_DT_S)
         # On tiptoe the foot stays plantarflexed through stance and lands without the heel
         # strike's toes-up rocking onto a flat foot. The second test needs no flat reference,
         # so a strap pitched on the foot cannot turn heel-to-toe walking into toe walking.
@@ -442,38 +481,130 @@ class GaitDetector:
             tiptoe = heel_rock < HEEL_ROCK_DEG and stance_pitch < TOE_STANCE_PITCH_DEG
         # The stillest sample of this stance: a zero-velocity point for the next stride.
         window = speed[i:min(i + REST_SEARCH, horizon)]
-        rest = lo + i + int(np.argmin(window))
+        rest = lo + i + int(window.argmin())
         previous, self._last_rest = self._last_rest, rest
-        if tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES:
-            # Stairs land on the forefoot too: a stride that climbs or descends is a stair.
-            limit = SHANK_MAX_TIPTOE_CLIMB_M if self.on_shank else MAX_TIPTOE_CLIMB_M
-            tiptoe = abs(self._climb_m(previous, rest)) < limit
-        kind: StrideKind = "toe" if tiptoe else "walk"
-        valid = bool(self._history.get("valid", lo + lobe_start, lo + stance_start + 1).min() > 0.5)
-        return Stride(
-            t_land=round(t_land, 4),
+        return _Landing(
+            t_crossing=round(t_land, 4),
+            # A forefoot landing: the foot starts pitching down before it touches, so the
+            # crossing comes early; the impact marks the contact.
+            t_impact=round(self._impact_time(lo, i, lead), 4) if tiptoe else None,
+            # The stair test (``_strides``) integrates from the last stride's stillest sample.
+            climb_span=(previous, rest) if (
+                tiptoe and previous is not None and rest - previous <= MAX_STRIDE_SAMPLES)
+            else None,
             t_swing_start=(lo + lobe_start) * GRID_DT_S,
             t_known=t_known,
-            kind=kind,
             stance_pitch_deg=stance_pitch,
             landing_pitch_deg=landing_pitch,
             valid=valid,
         )
 
 
+class _Landing(NamedTuple):
+    """A measured landing, before the stair test decides its kind (``_strides``).
 
-def _level_row(up: FloatArray) -> tuple[float, float, float]:
-    """The world-vertical row of the rotation that levels specific force ``up`` onto +z.
+    ``t_impact`` is set for a landing that looks tiptoe (its time if it stays one);
+    ``climb_span`` is the stretch (absolute indices) whose climb decides whether it does.
+    """
+
+    t_crossing: float
+    t_impact: float | None
+    climb_span: tuple[int, int] | None
+    t_swing_start: float
+    t_known: float
+    stance_pitch_deg: float
+    landing_pitch_deg: float
+    valid: bool
+
+
+def _contact_lead(lobe_runs: tuple[list[int], list[int]], swing_start: int, i: int) -> int:
+    """The earliest sample a landing whose pitch rate crosses zero at ``i`` may have touched: a
+    few samples before the end of its swing lobe's longest run (not sooner than
+    TOE_CONTACT_LEAD before the crossing, nor in the toe-off jolt).
+
+    ``lobe_runs``: the starts and ends of the runs of swing rate (``_lobe_contacts``) over the
+    scan window, whose indices these are. The runs from ``swing_start`` to the crossing are
+    those runs clipped to ``[swing_start, i + 1)``: the same as finding runs in that stretch
+    alone, without numpy calls. The first of the longest wins, as ``argmax`` picks.
+    """
+    starts, ends = lobe_runs
+    lobe_end, longest = i, 0
+    for r in range(bisect_right(ends, swing_start), bisect_right(starts, i)):
+        end = min(ends[r], i + 1)
+        if end - max(starts[r], swing_start) > longest:
+            lobe_end, longest = end, end - max(starts[r], swing_start)
+    return max(lobe_end - 4, i - TOE_CONTACT_LEAD, swing_start + 2)
+
+
+def _median(values: list[float]) -> float:
+    """The median of a short list, as ``median`` (sensord.dsp.history) computes it: the middle
+    order statistic, or the mean of the middle two (sorting a handful of floats beats numpy's
+    call overhead).
+
+    Two cases are left to numpy: a NaN, which sorting would misplace; and a zero median, whose
+    sign depends on which of equal zeros numpy's partition picks (any other equal values are
+    the same bits).
+    """
+    if math.isnan(sum(values)):  # (also infinities of both signs: numpy's answer stands)
+        return median(np.array(values))
+    ordered = sorted(values)
+    middle = len(values) // 2
+    result = ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+    return result if result != 0.0 else median(np.array(values))
+
+
+def _level_row(ux: float, uy: float, uz: float) -> tuple[float, float, float]:
+    """The world-vertical row of the rotation that levels specific force ``(ux, uy, uz)`` onto
+    +z.
 
     That rotation (about ``up x z``) maps ``up`` to z, so its z row is ``up`` normalised. When
     ``up x z`` is too short to give an axis the rotation is taken as the identity.
     """
-    ux, uy, uz = up.tolist()
     norm = math.sqrt(ux * ux + uy * uy + uz * uz)
     ux, uy, uz = ux / norm, uy / norm, uz / norm
     if math.sqrt(ux * ux + uy * uy) <= 1e-9:
         return 0.0, 0.0, 1.0
     return ux, uy, uz
+
+
+#: Sample indices as floats, for the drift ramp of ``_climb`` (strides are far shorter).
+_RAMP: Final = np.arange(4 * MAX_STRIDE_SAMPLES, dtype=np.float64)
+
+
+def _climb(acc: FloatArray, steps: Sequence[Iterable[float]]) -> float:
+    """Height (m) gained over the samples of ``acc`` (n, 3), from zero velocity to zero velocity.
+
+    Strapdown integration with zero-velocity updates (after Foxlin 2005): orientation levelled
+    on the first sample's gravity and carried by the gyro step by step (``steps``: the nine
+    entries of the step rotations between the samples, as the rows of ``_rotations``, of which
+    the first n - 1 are read: iterators are left at the next span's first step), specific force
+    rotated to the world and gravity removed, velocity integrated and its drift removed so it
+    ends at zero, then height. Only the world-vertical row of the orientation is needed.
+
+    A Python loop on plain floats (a numpy call per step would cost several times more than its
+    dozen products): each sample's vertical force and the running sum of them are taken in the
+    loop, with the same operations in the same order as numpy's ``(row * acc).sum(axis=1) - g``
+    and ``cumsum`` (left to right), so the numbers are the same bits.
+    """
+    n = acc.shape[0]
+    ax, ay, az = acc.T.tolist()
+    x, y, z = _level_row(ax[0], ay[0], az[0])
+    total = 0.0  # the running sum of vertical acceleration (0.0 + v is v: v is never -0.0)
+    cumulative: list[float] = []
+    put = cumulative.append
+    # The steps are one fewer than the samples. zip reads its arguments left to right and
+    # stops at the first one exhausted: the range, so no step past the n - 1th is taken.
+    for _, a, e, i, d, c, h, b, g, f, p, q, r in zip(
+            range(n - 1), *steps, ax, ay, az, strict=False):
+        total += x * p + y * q + z * r - GRAVITY_M_S2
+        put(total)
+        # The row times the step's matrix [[a, b, c], [d, e, f], [g, h, i]] (STEP_ENTRIES).
+        x, y, z = x * a + y * d + z * g, x * b + y * e + z * h, x * c + y * f + z * i
+    total += x * ax[-1] + y * ay[-1] + z * az[-1] - GRAVITY_M_S2
+    put(total)
+    velocity = np.array(cumulative) * GRID_DT_S
+    velocity -= _RAMP[:n] * (total * GRID_DT_S / (n - 1))
+    return float(np.add.reduce(velocity)) * GRID_DT_S
 
 
 def _rotations(vectors: FloatArray) -> FloatArray:
