@@ -11,14 +11,14 @@ import typer
 from sensord.cli.app import app
 from sensord.errors import InputError
 from sensord.model import PLACEMENTS, Event, Placement
-from sensord.pipeline import VISIBLE, Pipeline, PipelineConfig
+from sensord.pipeline import CHUNK_SAMPLES, VISIBLE, Pipeline, PipelineConfig
 
 if TYPE_CHECKING:
     from sensord.recording import Recording
 
-#: Samples per block when feeding the recording, as a wearable would (the result is the same
-#: for any block size; this keeps memory flat for long files).
-FEED_BLOCK = 4096
+#: Samples per block when feeding the recording (the result is the same for any block size;
+#: blocks keep memory flat for long files): the pipeline's own pass size, its fastest.
+FEED_BLOCK = CHUNK_SAMPLES
 
 
 def run_pipeline(recording: Recording, placement: Placement) -> tuple[list[Event], Pipeline]:
