@@ -54,7 +54,8 @@ REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
 _FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
-_FIRST_CANDIDATES: Final = 8  # start candidates judged at first (then four times as many)
+_SINGLE_CANDIDATES: Final = 2  # start candidates judged one at a time, before any batch
+_FIRST_CANDIDATES: Final = 8  # then judged this many at a time (then four times as many)
 _BASELINE_WINDOW: Final = np.arange(BASELINE_LEN)
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 _LEVEL_MARGIN_DEG: Final = 1e-6
@@ -482,7 +483,28 @@ class ExcursionDetector:
         # among the first few: they are judged a few at a time, the later ones only if needed.
         first = listed[0]
         pitch = self._track.pitch(first - span, listed[-1] + 1, rotation)
-        done, size = 0, _FIRST_CANDIDATES
+        # The first candidate or two usually leave: judged one at a time with plain floats
+        # (one numpy call each), the same order statistic and difference as the batch below.
+        done = min(len(listed), _SINGLE_CANDIDATES)
+        for k in range(done):
+            at_k = listed[k] - first
+            level = float(np.partition(pitch[at_k:at_k + BASELINE_LEN], middle)[middle])
+            away_k = float(pitch[at_k + span]) - level
+            if self.direction > 0:
+                leaving = away_k > self.start_deg
+            elif self.direction < 0:
+                leaving = away_k < -self.start_deg
+            else:
+                leaving = abs(away_k) > self.start_deg
+            if leaving:
+                start = listed[k]
+                roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
+                self._open = _Open(start, level, roll, rotation)
+                self._back = None
+                return start
+        if done >= len(listed):
+            return None
+        size = _FIRST_CANDIDATES
         while True:
             at = np.array(listed[done:done + size]) - first
             windows = pitch[at[:, None] + _BASELINE_WINDOW]
