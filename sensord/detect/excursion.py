@@ -627,25 +627,38 @@ class ExcursionDetector:
         # The amplitude never falls, so it reaches the minimum (and passes the maximum) at one
         # index: the samples before it can only be "small", the ones after only a return.
         grown = int(amplitude.searchsorted(self.min_amplitude_deg))
-        share = self.end_fraction * amplitude
+        peak = float(amplitude[-1]) if amplitude.shape[0] else 0.0
         first = self._open.start + done
         skip = 0 if done else 1  # the excursion's first sample cannot end it
         events: list[tuple[int, int]] = []
         if grown < pitch.shape[0]:
-            # A return is seen on real samples: a dip of a small hold across samples bridged
-            # over lost packets is not the foot coming home.
             at = max(grown, skip)
-            seen = self._history.get("valid", first + at, first + pitch.shape[0]) > 0.5
-            back = where_true(
-                (distance[at:] < np.maximum(self.end_deg, share[at:])) & seen)
+            if self.end_fraction >= 0.0 and self.end_fraction * peak <= self.end_deg:
+                # The amplitude never falls and scaling by a non-negative factor keeps its
+                # order (rounding too), so no sample's share exceeds end_deg: the threshold is
+                # end_deg throughout (the usual case: small excursions, strides and taps).
+                near = distance[at:] < self.end_deg
+            else:
+                near = distance[at:] < np.maximum(self.end_deg, self.end_fraction * amplitude[at:])
+            back = where_true(near)
+            if back.size:
+                # A return is seen on real samples: a dip of a small hold across samples
+                # bridged over lost packets is not the foot coming home. (The first sample
+                # near home is nearly always real: only otherwise are they all looked at.)
+                valid = self._history.get("valid", first + at, first + pitch.shape[0])
+                if not valid[back[0]] > 0.5:
+                    back = where_true(near & (valid > 0.5))
             if back.size:
                 events.append((done + at + int(back[0]), 0))
-            over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
-            if over < pitch.shape[0]:
+            # (The amplitude only grows: it passes the maximum within these samples if and
+            # only if their last one is beyond it.)
+            if peak > self.max_amplitude_deg:
+                over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
                 events.append((done + over, 1))
         # (Only a sample beyond WRONG_WAY_DEG the other way can be one: usually none is, which
         # the smallest known sample shows in one call.)
         if float(np.fmin.reduce(into)) < -WRONG_WAY_DEG:
+            share = self.end_fraction * amplitude
             wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
             if wrong_way.size:
                 events.append((done + int(wrong_way[0]), 2))
@@ -753,16 +766,24 @@ class ExcursionDetector:
         baseline = self._open.baseline
         pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = nanargmax(np.abs(offset))
+        distance = np.abs(offset)
+        peak = int(np.argmax(distance))
+        # argmax stops at the first NaN: a number where it stopped means no sample is unknown
+        # (the usual case), else nanargmax finds the peak among the known ones.
+        unknown = math.isnan(float(distance[peak]))
+        if unknown:
+            peak = nanargmax(distance)
         amplitude = float(offset[peak])
-        deep = np.abs(offset) >= 0.7 * abs(amplitude)
+        deep = distance >= 0.7 * abs(amplitude)
         plateau = median(pitch[deep])
         # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
         # proportionate fraction of a 4 degree press.
         tolerance = min(
             self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
         # Unknown samples (a short gap) inside the plateau count as held.
-        near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
+        near = np.abs(pitch - plateau) <= tolerance
+        if unknown:
+            near |= np.isnan(pitch)
         # Longest run of samples near the plateau.
         run_starts, run_ends = runs(near)
         if run_starts.size:
@@ -788,6 +809,16 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0,
+            tremor_rad_s=_rms(tremor),
             valid=valid,
         )
+
+
+def _rms(tremor: FloatArray) -> float:
+    """The RMS rate from squared rates: the root of their mean over the known samples (as
+    ``nanmean`` gives it), 0 when none is known. One sum when every sample is known (the
+    usual case) instead of a test for a known one and then the mean."""
+    total = float(tremor.sum())
+    if tremor.shape[0] and math.isfinite(total):
+        return math.sqrt(total / int(tremor.shape[0]))
+    return math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0
