@@ -547,7 +547,8 @@ class ExcursionDetector:
         size = _FIRST_LOOK
         while True:
             hi = min(stop, start + done + size)
-            events, amplitude = self._end_events(self._pitch(start + done, hi), done, timeout)
+            looked = self._pitch(start + done, hi)
+            events, amplitude = self._end_events(looked, done, timeout)
             if events or hi >= stop:
                 break
             done = hi - start
@@ -556,13 +557,15 @@ class ExcursionDetector:
         if not events and hi > start + done:
             self._ends_done, self._ends_peak = hi - start, float(amplitude[-1])
         at, kind = min(events) if events else (hi - start, -1)
-        pitch = self._pitch(start, start + at)
+        # (``at`` never passes the samples looked at: from the start, they hold the pitch up
+        # to it already, the same numbers; the usual case in a batch.)
+        pitch = looked[:at] if done == 0 else self._pitch(start, start + at)
         if self._reanchor(pitch, at):
             return None, True
         if kind == 0:
             end = start + at
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
-            excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
+            excursion = self._measure(start, end, pitch) if end - start >= MIN_SAMPLES else None
             self._back = None if excursion is None else _Back(
                 end, self._open.baseline, self._open.roll, self._open.rotation,
                 float(amplitude[at - done]))
@@ -574,7 +577,7 @@ class ExcursionDetector:
             # onto the ball) followed by a rep from the new posture before the range was
             # passed: look again from where the pitch first held still.
             opened = self._open.opened
-            passed = self._pitch(opened, start + at)
+            passed = pitch if opened == start else self._pitch(opened, start + at)
             steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
                 passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
             self._open = None
@@ -627,34 +630,19 @@ class ExcursionDetector:
         # The amplitude never falls, so it reaches the minimum (and passes the maximum) at one
         # index: the samples before it can only be "small", the ones after only a return.
         grown = int(amplitude.searchsorted(self.min_amplitude_deg))
-        peak = float(amplitude[-1]) if amplitude.shape[0] else 0.0
-        first = self._open.start + done
         skip = 0 if done else 1  # the excursion's first sample cannot end it
         events: list[tuple[int, int]] = []
-        if grown < pitch.shape[0]:
-            at = max(grown, skip)
-            if self.end_fraction >= 0.0 and self.end_fraction * peak <= self.end_deg:
-                # The amplitude never falls and scaling by a non-negative factor keeps its
-                # order (rounding too), so no sample's share exceeds end_deg: the threshold is
-                # end_deg throughout (the usual case: small excursions, strides and taps).
-                near = distance[at:] < self.end_deg
-            else:
-                near = distance[at:] < np.maximum(self.end_deg, self.end_fraction * amplitude[at:])
-            back = where_true(near)
-            if back.size:
-                # A return is seen on real samples: a dip of a small hold across samples
-                # bridged over lost packets is not the foot coming home. (The first sample
-                # near home is nearly always real: only otherwise are they all looked at.)
-                valid = self._history.get("valid", first + at, first + pitch.shape[0])
-                if not valid[back[0]] > 0.5:
-                    back = where_true(near & (valid > 0.5))
-            if back.size:
-                events.append((done + at + int(back[0]), 0))
+        fraction = self.end_fraction
+        if fraction >= 0.0 and fraction * self.min_amplitude_deg <= self.end_deg:
+            self._near_home(distance, amplitude, grown, skip, done=done, events=events)
+        else:
+            self._small_end(distance, grown, skip, done=done, events=events)
+            self._return(distance, amplitude, grown, skip, done=done, events=events)
+        if grown < pitch.shape[0] and float(amplitude[-1]) > self.max_amplitude_deg:
             # (The amplitude only grows: it passes the maximum within these samples if and
             # only if their last one is beyond it.)
-            if peak > self.max_amplitude_deg:
-                over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
-                events.append((done + over, 1))
+            over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
+            events.append((done + over, 1))
         # (Only a sample beyond WRONG_WAY_DEG the other way can be one: usually none is, which
         # the smallest known sample shows in one call.)
         if float(np.fmin.reduce(into)) < -WRONG_WAY_DEG:
@@ -662,16 +650,74 @@ class ExcursionDetector:
             wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
             if wrong_way.size:
                 events.append((done + int(wrong_way[0]), 2))
-        if grown > skip:
-            # Dropped back below the start threshold without reaching the minimum amplitude.
-            small = where_true(distance[skip:grown] < self.end_deg)
-            if small.size:
-                events.append((done + skip + int(small[0]), 3))
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
         if done + pitch.shape[0] > timeout:
             events.append((timeout, 4))
         return events, amplitude
+
+    def _near_home(
+        self, distance: FloatArray, amplitude: FloatArray, grown: int, skip: int, *,
+        done: int, events: list[tuple[int, int]],
+    ) -> None:
+        """The small end and the return (see ``_small_end`` and ``_return``) in one search,
+        when no sample before ``grown`` can have a share of the amplitude above end_deg (its
+        amplitude is below min_amplitude_deg, and scaling by a non-negative factor keeps the
+        order, rounding too): there both thresholds are end_deg. The first sample near home
+        is then a small end if before ``grown`` (and no return can come before it), else the
+        return's first candidate."""
+        n = distance.shape[0]
+        if skip >= n:
+            return
+        if self.end_fraction * float(amplitude[-1]) <= self.end_deg:
+            # No share exceeds end_deg anywhere (the amplitude never falls): the threshold is
+            # end_deg throughout (the usual case: small excursions, strides and taps).
+            near = distance[skip:] < self.end_deg
+        else:
+            near = distance[skip:] < np.maximum(self.end_deg, self.end_fraction * amplitude[skip:])
+        hits = where_true(near)
+        if not hits.size:
+            return
+        if skip + int(hits[0]) < grown:
+            events.append((done + skip + int(hits[0]), 3))
+            return
+        # A return is seen on real samples (see ``_return``). The first sample near home is
+        # nearly always real: only otherwise are they all looked at.
+        assert self._open is not None
+        first = self._open.start + done + skip
+        valid = self._history.get("valid", first, first + near.shape[0])
+        if not valid[hits[0]] > 0.5:
+            hits = where_true(near & (valid > 0.5))
+        if hits.size:
+            events.append((done + skip + int(hits[0]), 0))
+
+    def _small_end(
+        self, distance: FloatArray, grown: int, skip: int, *, done: int,
+        events: list[tuple[int, int]],
+    ) -> None:
+        """Dropped back below end_deg without reaching the minimum amplitude (kind 3)."""
+        if grown > skip:
+            small = where_true(distance[skip:grown] < self.end_deg)
+            if small.size:
+                events.append((done + skip + int(small[0]), 3))
+
+    def _return(
+        self, distance: FloatArray, amplitude: FloatArray, grown: int, skip: int, *,
+        done: int, events: list[tuple[int, int]],
+    ) -> None:
+        """Back within ``max(end_deg, end_fraction * amplitude)`` of home after reaching the
+        minimum amplitude, on a real sample (kind 0): a dip of a small hold across samples
+        bridged over lost packets is not the foot coming home."""
+        assert self._open is not None
+        if grown >= distance.shape[0]:
+            return
+        at = max(grown, skip)
+        first = self._open.start + done
+        seen = self._history.get("valid", first + at, first + distance.shape[0]) > 0.5
+        back = where_true(
+            (distance[at:] < np.maximum(self.end_deg, self.end_fraction * amplitude[at:])) & seen)
+        if back.size:
+            events.append((done + at + int(back[0]), 0))
 
     def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
         """Re-anchors the open excursion when it turns out to have been a change of posture.
@@ -760,11 +806,12 @@ class ExcursionDetector:
             self._steady = np.concatenate((self._steady, fresh))
         return self._formed
 
-    def _measure(self, start: int, end: int) -> Excursion:
+    def _measure(self, start: int, end: int, pitch: FloatArray) -> Excursion:
+        """The completed excursion ``[start, end)``; ``pitch`` is its pitch (through the open
+        excursion's estimate), already at hand."""
         assert self._open is not None
         h = self._history
         baseline = self._open.baseline
-        pitch = self._pitch(start, end)
         offset = pitch - baseline
         distance = np.abs(offset)
         peak = int(np.argmax(distance))
