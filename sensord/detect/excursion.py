@@ -632,12 +632,7 @@ class ExcursionDetector:
         grown = int(amplitude.searchsorted(self.min_amplitude_deg))
         skip = 0 if done else 1  # the excursion's first sample cannot end it
         events: list[tuple[int, int]] = []
-        fraction = self.end_fraction
-        if fraction >= 0.0 and fraction * self.min_amplitude_deg <= self.end_deg:
-            self._near_home(distance, amplitude, grown, skip, done=done, events=events)
-        else:
-            self._small_end(distance, grown, skip, done=done, events=events)
-            self._return(distance, amplitude, grown, skip, done=done, events=events)
+        self._near_home(distance, amplitude, grown, skip, done=done, events=events)
         if grown < pitch.shape[0] and float(amplitude[-1]) > self.max_amplitude_deg:
             # (The amplitude only grows: it passes the maximum within these samples if and
             # only if their last one is beyond it.)
@@ -660,64 +655,39 @@ class ExcursionDetector:
         self, distance: FloatArray, amplitude: FloatArray, grown: int, skip: int, *,
         done: int, events: list[tuple[int, int]],
     ) -> None:
-        """The small end and the return (see ``_small_end`` and ``_return``) in one search,
-        when no sample before ``grown`` can have a share of the amplitude above end_deg (its
-        amplitude is below min_amplitude_deg, and scaling by a non-negative factor keeps the
-        order, rounding too): there both thresholds are end_deg. The first sample near home
-        is then a small end if before ``grown`` (and no return can come before it), else the
-        return's first candidate."""
+        """The first sample back near home: a small end (kind 3: within end_deg before the
+        amplitude reached min_amplitude_deg, at ``grown``) or a return (kind 0: within
+        ``max(end_deg, end_fraction * amplitude)`` after it, on a real sample). One search
+        with each sample's own threshold finds both: a small end comes before any return."""
         n = distance.shape[0]
         if skip >= n:
             return
-        if self.end_fraction * float(amplitude[-1]) <= self.end_deg:
-            # No share exceeds end_deg anywhere (the amplitude never falls): the threshold is
-            # end_deg throughout (the usual case: small excursions, strides and taps).
+        if self.end_fraction >= 0.0 and self.end_fraction * float(amplitude[-1]) <= self.end_deg:
+            # The amplitude never falls and scaling by a non-negative factor keeps its order
+            # (rounding too), so no share exceeds end_deg: the threshold is end_deg throughout
+            # (the usual case: small excursions, strides and taps).
             near = distance[skip:] < self.end_deg
         else:
-            near = distance[skip:] < np.maximum(self.end_deg, self.end_fraction * amplitude[skip:])
+            threshold = np.maximum(self.end_deg, self.end_fraction * amplitude[skip:])
+            if grown > skip:
+                threshold[:grown - skip] = self.end_deg  # the small end's, before the growth
+            near = distance[skip:] < threshold
         hits = where_true(near)
         if not hits.size:
             return
         if skip + int(hits[0]) < grown:
             events.append((done + skip + int(hits[0]), 3))
             return
-        # A return is seen on real samples (see ``_return``). The first sample near home is
-        # nearly always real: only otherwise are they all looked at.
+        # A return is seen on real samples: a dip of a small hold across samples bridged over
+        # lost packets is not the foot coming home. The first sample near home is nearly
+        # always real: only otherwise are they all looked at.
         assert self._open is not None
         first = self._open.start + done + skip
-        valid = self._history.get("valid", first, first + near.shape[0])
+        valid = self._history.get("valid", first, first + n - skip)
         if not valid[hits[0]] > 0.5:
             hits = where_true(near & (valid > 0.5))
         if hits.size:
             events.append((done + skip + int(hits[0]), 0))
-
-    def _small_end(
-        self, distance: FloatArray, grown: int, skip: int, *, done: int,
-        events: list[tuple[int, int]],
-    ) -> None:
-        """Dropped back below end_deg without reaching the minimum amplitude (kind 3)."""
-        if grown > skip:
-            small = where_true(distance[skip:grown] < self.end_deg)
-            if small.size:
-                events.append((done + skip + int(small[0]), 3))
-
-    def _return(
-        self, distance: FloatArray, amplitude: FloatArray, grown: int, skip: int, *,
-        done: int, events: list[tuple[int, int]],
-    ) -> None:
-        """Back within ``max(end_deg, end_fraction * amplitude)`` of home after reaching the
-        minimum amplitude, on a real sample (kind 0): a dip of a small hold across samples
-        bridged over lost packets is not the foot coming home."""
-        assert self._open is not None
-        if grown >= distance.shape[0]:
-            return
-        at = max(grown, skip)
-        first = self._open.start + done
-        seen = self._history.get("valid", first + at, first + distance.shape[0]) > 0.5
-        back = where_true(
-            (distance[at:] < np.maximum(self.end_deg, self.end_fraction * amplitude[at:])) & seen)
-        if back.size:
-            events.append((done + at + int(back[0]), 0))
 
     def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
         """Re-anchors the open excursion when it turns out to have been a change of posture.
