@@ -711,6 +711,8 @@ class ExcursionDetector:
         if not self._wide(pitch, limit):
             return False
         formed = self._plateau_starts(pitch, limit)
+        if len(formed) < 2:
+            return False  # a jump needs two plateaus (the usual case: one hold)
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
@@ -771,8 +773,10 @@ class ExcursionDetector:
             top, bottom = sliding_extremes(pitch[have:limit], PLATEAU_LEN, self._gather)
             fresh = (top - bottom) < BASELINE_STEADY_DEG
             before = bool(self._steady[-1]) if have else False
-            rising = fresh & ~np.concatenate(([before], fresh[:-1]))
-            self._formed.extend((where_true(rising) + have).tolist())
+            if fresh[0] and not before:
+                self._formed.append(have)
+            # A run starts where a steady window follows an unsteady one (True > False).
+            self._formed.extend((where_true(fresh[1:] > fresh[:-1]) + (have + 1)).tolist())
             self._steady = np.concatenate((self._steady, fresh))
         return self._formed
 

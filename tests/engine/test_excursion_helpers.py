@@ -16,12 +16,14 @@ from hypothesis.extra.numpy import arrays
 
 from sensord.detect.excursion import (
     BASELINE_LEN,
+    BASELINE_STEADY_DEG,
+    PLATEAU_LEN,
     WRONG_WAY_DEG,
     ExcursionDetector,
     _Open,
     _rms,
 )
-from sensord.dsp.history import nanmean, where_true
+from sensord.dsp.history import nanmean, sliding_range, where_true
 
 PITCH = st.one_of(st.floats(-40.0, 40.0, allow_nan=False), st.just(math.nan))
 
@@ -119,3 +121,21 @@ def test_one_window_median_equals_the_batch(windows: np.ndarray) -> None:
 def test_rms_equals_the_root_of_the_nanmean(tremor: np.ndarray) -> None:
     plain = math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0
     assert _rms(tremor) == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pitch=arrays(np.float64, st.integers(PLATEAU_LEN, 200), elements=st.one_of(
+        st.floats(-3.0, 3.0, allow_nan=False), st.just(math.nan))),
+    cuts=st.lists(st.integers(PLATEAU_LEN, 200), max_size=5),
+)
+def test_plateau_starts_grown_piecewise_equal_the_plain_runs(
+    pitch: np.ndarray, cuts: list[int],
+) -> None:
+    detector = ExcursionDetector(start_deg=1.0, end_deg=1.0)
+    formed: list[int] = []
+    for limit in [*sorted(c for c in cuts if c <= pitch.shape[0]), pitch.shape[0]]:
+        formed = list(detector._plateau_starts(pitch, limit))
+    steady = sliding_range(pitch, PLATEAU_LEN) < BASELINE_STEADY_DEG
+    plain = where_true(steady & ~np.concatenate(([False], steady[:-1]))).tolist()
+    assert formed == plain
