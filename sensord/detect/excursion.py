@@ -814,10 +814,16 @@ class ExcursionDetector:
             hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(
-            self._track.pitch(start - BASELINE_LAG, start, self._open.rotation) - baseline)
-        calm = where_true(before < self.start_deg / 3.0)
-        t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
+        # (BASELINE_LAG samples: plain floats, the same difference and absolute value as numpy
+        # would take of each, looked at from the last one back.)
+        before = self._track.pitch(start - BASELINE_LAG, start, self._open.rotation).tolist()
+        calm_deg = self.start_deg / 3.0
+        leaves = start
+        for i in range(len(before) - 1, -1, -1):
+            if abs(before[i] - baseline) < calm_deg:
+                leaves = start - BASELINE_LAG + i + 1
+                break
+        t_start = leaves * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
         return Excursion(
             t_start=t_start,
