@@ -427,12 +427,14 @@ class ExcursionDetector:
         if stop <= lo:
             return None
         pitch = self._track.pitch(back.end, stop, back.rotation)
-        into = self.direction * (pitch - back.home)  # how far into a rep, from home
+        # How far into a rep, from home: the offset times the direction, in one call (negating
+        # a difference is exact, so home - pitch is the same numbers as -(pitch - home)).
+        into = pitch - back.home if self.direction > 0 else back.home - pitch
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
         turned = where_true(near_home & (into > closest + self.start_deg))
-        turned = turned[turned >= lo - back.end]
-        return back.end + int(turned[0]) if turned.size else None
+        first = int(turned.searchsorted(lo - back.end))  # the ones before lo were passed
+        return back.end + int(turned[first]) if first < turned.shape[0] else None
 
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
