@@ -579,11 +579,19 @@ class ExcursionDetector:
             # onto the ball) followed by a rep from the new posture before the range was
             # passed: look again from where the pitch first held still.
             opened = self._open.opened
-            passed = pitch if opened == start else self._pitch(opened, start + at)
-            steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
-                passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
+            if (opened == start and self._plateaus_for is self._open
+                    and self._steady.shape[0] == at - PLATEAU_LEN + 1):
+                # The re-anchoring just judged these very windows (the excursion's, up to
+                # ``at``): the first steady one starts the first plateau.
+                first_steady = self._formed[0] if self._formed else None
+            else:
+                passed = pitch if opened == start else self._pitch(opened, start + at)
+                steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
+                    passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
+                first_steady = int(steady[0]) if steady.size else None
             self._open = None
-            self._scan = opened + int(steady[0]) + PLATEAU_LEN if steady.size else start + at
+            self._scan = opened + first_steady + PLATEAU_LEN if first_steady is not None else (
+                start + at)
             self._scan = max(self._scan, opened + 1)
             return None, True
         if kind == 2:
