@@ -54,7 +54,8 @@ REANCHOR_MIN_DEG: Final = 5.0
 REANCHOR_FRACTION: Final = 0.3
 HOLD_TOL_MIN_DEG: Final = 0.8
 _FIRST_LOOK: Final = 128  # samples an open excursion's end is first sought in
-_FIRST_CANDIDATES: Final = 8  # start candidates judged at first (then four times as many)
+_SINGLE_CANDIDATES: Final = 2  # start candidates judged one at a time, before any batch
+_FIRST_CANDIDATES: Final = 8  # then judged this many at a time (then four times as many)
 _BASELINE_WINDOW: Final = np.arange(BASELINE_LEN)
 _CACHE_RESTART: Final = 1000  # the open pitch cache starts afresh this far behind
 _LEVEL_MARGIN_DEG: Final = 1e-6
@@ -426,12 +427,14 @@ class ExcursionDetector:
         if stop <= lo:
             return None
         pitch = self._track.pitch(back.end, stop, back.rotation)
-        into = self.direction * (pitch - back.home)  # how far into a rep, from home
+        # How far into a rep, from home: the offset times the direction, in one call (negating
+        # a difference is exact, so home - pitch is the same numbers as -(pitch - home)).
+        into = pitch - back.home if self.direction > 0 else back.home - pitch
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
         turned = where_true(near_home & (into > closest + self.start_deg))
-        turned = turned[turned >= lo - back.end]
-        return back.end + int(turned[0]) if turned.size else None
+        first = int(turned.searchsorted(lo - back.end))  # the ones before lo were passed
+        return back.end + int(turned[first]) if first < turned.shape[0] else None
 
     def _find_start(self) -> bool:
         """Looks for the next excursion start from ``_scan``; True if one was found."""
@@ -482,7 +485,28 @@ class ExcursionDetector:
         # among the first few: they are judged a few at a time, the later ones only if needed.
         first = listed[0]
         pitch = self._track.pitch(first - span, listed[-1] + 1, rotation)
-        done, size = 0, _FIRST_CANDIDATES
+        # The first candidate or two usually leave: judged one at a time with plain floats
+        # (one numpy call each), the same order statistic and difference as the batch below.
+        done = min(len(listed), _SINGLE_CANDIDATES)
+        for k in range(done):
+            at_k = listed[k] - first
+            level = float(np.partition(pitch[at_k:at_k + BASELINE_LEN], middle)[middle])
+            away_k = float(pitch[at_k + span]) - level
+            if self.direction > 0:
+                leaving = away_k > self.start_deg
+            elif self.direction < 0:
+                leaving = away_k < -self.start_deg
+            else:
+                leaving = abs(away_k) > self.start_deg
+            if leaving:
+                start = listed[k]
+                roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
+                self._open = _Open(start, level, roll, rotation)
+                self._back = None
+                return start
+        if done >= len(listed):
+            return None
+        size = _FIRST_CANDIDATES
         while True:
             at = np.array(listed[done:done + size]) - first
             windows = pitch[at[:, None] + _BASELINE_WINDOW]
@@ -525,7 +549,8 @@ class ExcursionDetector:
         size = _FIRST_LOOK
         while True:
             hi = min(stop, start + done + size)
-            events, amplitude = self._end_events(self._pitch(start + done, hi), done, timeout)
+            looked = self._pitch(start + done, hi)
+            events, amplitude = self._end_events(looked, done, timeout)
             if events or hi >= stop:
                 break
             done = hi - start
@@ -534,13 +559,15 @@ class ExcursionDetector:
         if not events and hi > start + done:
             self._ends_done, self._ends_peak = hi - start, float(amplitude[-1])
         at, kind = min(events) if events else (hi - start, -1)
-        pitch = self._pitch(start, start + at)
+        # (``at`` never passes the samples looked at: from the start, they hold the pitch up
+        # to it already, the same numbers; the usual case in a batch.)
+        pitch = looked[:at] if done == 0 else self._pitch(start, start + at)
         if self._reanchor(pitch, at):
             return None, True
         if kind == 0:
             end = start + at
             # Too quick to be a held rep (a stride, a tap): not worth measuring.
-            excursion = self._measure(start, end) if end - start >= MIN_SAMPLES else None
+            excursion = self._measure(start, end, pitch) if end - start >= MIN_SAMPLES else None
             self._back = None if excursion is None else _Back(
                 end, self._open.baseline, self._open.roll, self._open.rotation,
                 float(amplitude[at - done]))
@@ -552,11 +579,19 @@ class ExcursionDetector:
             # onto the ball) followed by a rep from the new posture before the range was
             # passed: look again from where the pitch first held still.
             opened = self._open.opened
-            passed = self._pitch(opened, start + at)
-            steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
-                passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
+            if (opened == start and self._plateaus_for is self._open
+                    and self._steady.shape[0] == at - PLATEAU_LEN + 1):
+                # The re-anchoring just judged these very windows (the excursion's, up to
+                # ``at``): the first steady one starts the first plateau.
+                first_steady = self._formed[0] if self._formed else None
+            else:
+                passed = pitch if opened == start else self._pitch(opened, start + at)
+                steady = where_true(sliding_range(passed, PLATEAU_LEN) < BASELINE_STEADY_DEG) if (
+                    passed.shape[0] >= PLATEAU_LEN) else np.empty(0, dtype=np.int64)
+                first_steady = int(steady[0]) if steady.size else None
             self._open = None
-            self._scan = opened + int(steady[0]) + PLATEAU_LEN if steady.size else start + at
+            self._scan = opened + first_steady + PLATEAU_LEN if first_steady is not None else (
+                start + at)
             self._scan = max(self._scan, opened + 1)
             return None, True
         if kind == 2:
@@ -605,38 +640,64 @@ class ExcursionDetector:
         # The amplitude never falls, so it reaches the minimum (and passes the maximum) at one
         # index: the samples before it can only be "small", the ones after only a return.
         grown = int(amplitude.searchsorted(self.min_amplitude_deg))
-        share = self.end_fraction * amplitude
-        first = self._open.start + done
         skip = 0 if done else 1  # the excursion's first sample cannot end it
         events: list[tuple[int, int]] = []
-        if grown < pitch.shape[0]:
-            # A return is seen on real samples: a dip of a small hold across samples bridged
-            # over lost packets is not the foot coming home.
-            at = max(grown, skip)
-            seen = self._history.get("valid", first + at, first + pitch.shape[0]) > 0.5
-            back = where_true(
-                (distance[at:] < np.maximum(self.end_deg, share[at:])) & seen)
-            if back.size:
-                events.append((done + at + int(back[0]), 0))
+        self._near_home(distance, amplitude, grown, skip, done=done, events=events)
+        if grown < pitch.shape[0] and float(amplitude[-1]) > self.max_amplitude_deg:
+            # (The amplitude only grows: it passes the maximum within these samples if and
+            # only if their last one is beyond it.)
             over = int(amplitude.searchsorted(self.max_amplitude_deg, side="right"))
-            if over < pitch.shape[0]:
-                events.append((done + over, 1))
+            events.append((done + over, 1))
         # (Only a sample beyond WRONG_WAY_DEG the other way can be one: usually none is, which
         # the smallest known sample shows in one call.)
         if float(np.fmin.reduce(into)) < -WRONG_WAY_DEG:
+            share = self.end_fraction * amplitude
             wrong_way = where_true(into < -np.maximum(WRONG_WAY_DEG, share))
             if wrong_way.size:
                 events.append((done + int(wrong_way[0]), 2))
-        if grown > skip:
-            # Dropped back below the start threshold without reaching the minimum amplitude.
-            small = where_true(distance[skip:grown] < self.end_deg)
-            if small.size:
-                events.append((done + skip + int(small[0]), 3))
         # Whatever happens first decides, judged only on samples up to that moment, so the
         # outcome does not depend on how many samples had arrived when this ran.
         if done + pitch.shape[0] > timeout:
             events.append((timeout, 4))
         return events, amplitude
+
+    def _near_home(
+        self, distance: FloatArray, amplitude: FloatArray, grown: int, skip: int, *,
+        done: int, events: list[tuple[int, int]],
+    ) -> None:
+        """The first sample back near home: a small end (kind 3: within end_deg before the
+        amplitude reached min_amplitude_deg, at ``grown``) or a return (kind 0: within
+        ``max(end_deg, end_fraction * amplitude)`` after it, on a real sample). One search
+        with each sample's own threshold finds both: a small end comes before any return."""
+        n = distance.shape[0]
+        if skip >= n:
+            return
+        if self.end_fraction >= 0.0 and self.end_fraction * float(amplitude[-1]) <= self.end_deg:
+            # The amplitude never falls and scaling by a non-negative factor keeps its order
+            # (rounding too), so no share exceeds end_deg: the threshold is end_deg throughout
+            # (the usual case: small excursions, strides and taps).
+            near = distance[skip:] < self.end_deg
+        else:
+            threshold = np.maximum(self.end_deg, self.end_fraction * amplitude[skip:])
+            if grown > skip:
+                threshold[:grown - skip] = self.end_deg  # the small end's, before the growth
+            near = distance[skip:] < threshold
+        hits = where_true(near)
+        if not hits.size:
+            return
+        if skip + int(hits[0]) < grown:
+            events.append((done + skip + int(hits[0]), 3))
+            return
+        # A return is seen on real samples: a dip of a small hold across samples bridged over
+        # lost packets is not the foot coming home. The first sample near home is nearly
+        # always real: only otherwise are they all looked at.
+        assert self._open is not None
+        first = self._open.start + done + skip
+        valid = self._history.get("valid", first, first + n - skip)
+        if not valid[hits[0]] > 0.5:
+            hits = where_true(near & (valid > 0.5))
+        if hits.size:
+            events.append((done + skip + int(hits[0]), 0))
 
     def _reanchor(self, pitch: FloatArray, limit: int) -> bool:
         """Re-anchors the open excursion when it turns out to have been a change of posture.
@@ -660,6 +721,8 @@ class ExcursionDetector:
         if not self._wide(pitch, limit):
             return False
         formed = self._plateau_starts(pitch, limit)
+        if len(formed) < 2:
+            return False  # a jump needs two plateaus (the usual case: one hold)
         previous: float | None = None
         previous_at = 0
         middle = PLATEAU_LEN // 2
@@ -720,27 +783,38 @@ class ExcursionDetector:
             top, bottom = sliding_extremes(pitch[have:limit], PLATEAU_LEN, self._gather)
             fresh = (top - bottom) < BASELINE_STEADY_DEG
             before = bool(self._steady[-1]) if have else False
-            rising = fresh & ~np.concatenate(([before], fresh[:-1]))
-            self._formed.extend((where_true(rising) + have).tolist())
+            if fresh[0] and not before:
+                self._formed.append(have)
+            # A run starts where a steady window follows an unsteady one (True > False).
+            self._formed.extend((where_true(fresh[1:] > fresh[:-1]) + (have + 1)).tolist())
             self._steady = np.concatenate((self._steady, fresh))
         return self._formed
 
-    def _measure(self, start: int, end: int) -> Excursion:
+    def _measure(self, start: int, end: int, pitch: FloatArray) -> Excursion:
+        """The completed excursion ``[start, end)``; ``pitch`` is its pitch (through the open
+        excursion's estimate), already at hand."""
         assert self._open is not None
         h = self._history
         baseline = self._open.baseline
-        pitch = self._pitch(start, end)
         offset = pitch - baseline
-        peak = nanargmax(np.abs(offset))
+        distance = np.abs(offset)
+        peak = int(np.argmax(distance))
+        # argmax stops at the first NaN: a number where it stopped means no sample is unknown
+        # (the usual case), else nanargmax finds the peak among the known ones.
+        unknown = math.isnan(float(distance[peak]))
+        if unknown:
+            peak = nanargmax(distance)
         amplitude = float(offset[peak])
-        deep = np.abs(offset) >= 0.7 * abs(amplitude)
+        deep = distance >= 0.7 * abs(amplitude)
         plateau = median(pitch[deep])
         # "Within a few degrees of the plateau": a few degrees of a 30 degree flexion, but a
         # proportionate fraction of a 4 degree press.
         tolerance = min(
             self.hold_tol_deg, max(HOLD_TOL_MIN_DEG, HOLD_TOL_FRACTION * abs(amplitude)))
         # Unknown samples (a short gap) inside the plateau count as held.
-        near = (np.abs(pitch - plateau) <= tolerance) | np.isnan(pitch)
+        near = np.abs(pitch - plateau) <= tolerance
+        if unknown:
+            near |= np.isnan(pitch)
         # Longest run of samples near the plateau.
         run_starts, run_ends = runs(near)
         if run_starts.size:
@@ -750,10 +824,16 @@ class ExcursionDetector:
             hold_lo = hold_hi = peak
         tremor = h.get("tremor", start + hold_lo, start + hold_hi)
         # Leaving neutral: step back to where the pitch was within a third of start_deg.
-        before = np.abs(
-            self._track.pitch(start - BASELINE_LAG, start, self._open.rotation) - baseline)
-        calm = where_true(before < self.start_deg / 3.0)
-        t_start = (start - BASELINE_LAG + int(calm[-1]) + 1 if calm.size else start) * GRID_DT_S
+        # (BASELINE_LAG samples: plain floats, the same difference and absolute value as numpy
+        # would take of each, looked at from the last one back.)
+        before = self._track.pitch(start - BASELINE_LAG, start, self._open.rotation).tolist()
+        calm_deg = self.start_deg / 3.0
+        leaves = start
+        for i in range(len(before) - 1, -1, -1):
+            if abs(before[i] - baseline) < calm_deg:
+                leaves = start - BASELINE_LAG + i + 1
+                break
+        t_start = leaves * GRID_DT_S
         valid = bool(h.get("valid", start, end + 1).min() > 0.5)
         return Excursion(
             t_start=t_start,
@@ -766,6 +846,16 @@ class ExcursionDetector:
             hold_s=(hold_hi - hold_lo) * GRID_DT_S,
             hold_start=(start + hold_lo) * GRID_DT_S,
             hold_end=(start + hold_hi) * GRID_DT_S,
-            tremor_rad_s=math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0,
+            tremor_rad_s=_rms(tremor),
             valid=valid,
         )
+
+
+def _rms(tremor: FloatArray) -> float:
+    """The RMS rate from squared rates: the root of their mean over the known samples (as
+    ``nanmean`` gives it), 0 when none is known. One sum when every sample is known (the
+    usual case) instead of a test for a known one and then the mean."""
+    total = float(tremor.sum())
+    if tremor.shape[0] and math.isfinite(total):
+        return math.sqrt(total / int(tremor.shape[0]))
+    return math.sqrt(nanmean(tremor)) if np.isfinite(tremor).any() else 0.0
