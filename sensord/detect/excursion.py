@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -427,9 +427,7 @@ class ExcursionDetector:
         if stop <= lo:
             return None
         pitch = self._track.pitch(back.end, stop, back.rotation)
-        # How far into a rep, from home: the offset times the direction, in one call (negating
-        # a difference is exact, so home - pitch is the same numbers as -(pitch - home)).
-        into = pitch - back.home if self.direction > 0 else back.home - pitch
+        into = self._into(pitch, back.home)  # (a one-way detector: the signed offset)
         closest = np.fmin.accumulate(into)
         near_home = closest <= max(self.end_deg, self.end_fraction * back.amplitude)
         turned = where_true(near_home & (into > closest + self.start_deg))
@@ -472,64 +470,75 @@ class ExcursionDetector:
 
     def _steady_start(self, lo: int, hi: int, rotation: FloatArray) -> int | None:
         """The first sample in ``[lo, hi)`` that leaves a steady baseline (opening it)."""
-        h = self._history
-        reader = self._reader
-        listed = reader.between(lo, hi)
+        listed = self._reader.between(lo, hi)
         if not listed:
             return None  # no candidate (the usual case)
         span = BASELINE_LAG + BASELINE_LEN
+        pitch = self._track.pitch(listed[0] - span, listed[-1] + 1, rotation)
+        leaving = self._first_leaving(listed, pitch)
+        if leaving is None:
+            return None
+        start, level = leaving
+        roll = nanmean(self._history.get("roll", start - span, start - BASELINE_LAG))
+        self._open = _Open(start, level, roll, rotation)
+        self._back = None
+        return start
+
+    def _first_leaving(self, listed: list[int], pitch: FloatArray) -> tuple[int, float] | None:
+        """The first of the ``listed`` candidates that leaves its baseline, and that baseline's
+        level (``pitch`` covers them and their windows, from the first window on).
+
+        Each candidate is judged against the median of its baseline window (a median, not a
+        mean: order statistics are exact, so the level cannot depend on how many samples are
+        evaluated at once). The first that leaves is usually among the first few: the first
+        one or two are judged one at a time with plain floats (one numpy call each), then a
+        few at a time, the later ones only if needed: the same order statistic and difference
+        either way.
+        """
+        span = BASELINE_LAG + BASELINE_LEN
         middle = BASELINE_LEN // 2
-        # Each candidate against the median of its baseline window (a median, not a mean:
-        # order statistics are exact, so the level cannot depend on how many samples are
-        # evaluated at once). The first that leaves opens the excursion, and it is usually
-        # among the first few: they are judged a few at a time, the later ones only if needed.
         first = listed[0]
-        pitch = self._track.pitch(first - span, listed[-1] + 1, rotation)
-        # The first candidate or two usually leave: judged one at a time with plain floats
-        # (one numpy call each), the same order statistic and difference as the batch below.
         done = min(len(listed), _SINGLE_CANDIDATES)
         for k in range(done):
             at_k = listed[k] - first
             level = float(np.partition(pitch[at_k:at_k + BASELINE_LEN], middle)[middle])
-            away_k = float(pitch[at_k + span]) - level
-            if self.direction > 0:
-                leaving = away_k > self.start_deg
-            elif self.direction < 0:
-                leaving = away_k < -self.start_deg
-            else:
-                leaving = abs(away_k) > self.start_deg
-            if leaving:
-                start = listed[k]
-                roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
-                self._open = _Open(start, level, roll, rotation)
-                self._back = None
-                return start
-        if done >= len(listed):
-            return None
+            if self._beyond_start(float(pitch[at_k + span]) - level):
+                return listed[k], level
         size = _FIRST_CANDIDATES
-        while True:
+        while done < len(listed):
             at = np.array(listed[done:done + size]) - first
             windows = pitch[at[:, None] + _BASELINE_WINDOW]
             levels = np.partition(windows, middle, axis=1)[:, middle]
-            away = pitch[at + span] - levels
-            # Beyond start_deg the detector's way (either way for a two-way detector).
-            if self.direction > 0:
-                leaves = where_true(away > self.start_deg)
-            elif self.direction < 0:
-                leaves = where_true(away < -self.start_deg)
-            else:
-                leaves = where_true(np.abs(away) > self.start_deg)
+            leaves = where_true(self._beyond_start(pitch[at + span] - levels))
             if leaves.size:
-                break
+                return first + int(at[leaves[0]]), float(levels[leaves[0]])
             done += size
-            if done >= len(listed):
-                return None
             size *= 4
-        start = first + int(at[leaves[0]])
-        roll = nanmean(h.get("roll", start - span, start - BASELINE_LAG))
-        self._open = _Open(start, float(levels[leaves[0]]), roll, rotation)
-        self._back = None
-        return start
+        return None
+
+    @overload
+    def _beyond_start(self, away: float) -> bool: ...
+    @overload
+    def _beyond_start(self, away: FloatArray) -> NDArray[np.bool_]: ...
+
+    def _beyond_start(self, away: float | FloatArray) -> bool | NDArray[np.bool_]:
+        """Whether a departure from the baseline (a float or an array of them) passes
+        start_deg the detector's way (either way for a two-way detector)."""
+        if self.direction > 0:
+            return away > self.start_deg
+        if self.direction < 0:
+            return away < -self.start_deg
+        return np.abs(away) > self.start_deg
+
+    def _into(self, pitch: FloatArray, home: float) -> FloatArray:
+        """How far into a rep each sample is from ``home``: the offset times the direction, in
+        one call (negating a difference is exact: home - pitch is the same numbers as
+        -(pitch - home)); its absolute value for a two-way detector."""
+        if self.direction > 0:
+            return pitch - home
+        if self.direction < 0:
+            return home - pitch
+        return np.abs(pitch - home)
 
     def _find_end(self) -> tuple[Excursion | None, bool]:
         """Follows the open excursion; returns (completed excursion, whether it progressed)."""
@@ -623,15 +632,8 @@ class ExcursionDetector:
         by each of them."""
         assert self._open is not None
         # Only movement the detector's way counts; going well past home the other way means
-        # this was not a rep (a posture change the other way): give it up there. (The offset
-        # from the baseline, negated for a downward detector: the same numbers as the offset
-        # times the direction, in one call.)
-        if self.direction > 0:
-            into = pitch - self._open.baseline
-        elif self.direction < 0:
-            into = self._open.baseline - pitch
-        else:
-            into = np.abs(pitch - self._open.baseline)
+        # this was not a rep (a posture change the other way): give it up there.
+        into = self._into(pitch, self._open.baseline)
         distance = np.abs(into) if self.direction else into
         beyond = np.fmax(into, 0.0)  # fmax: unknown samples are skipped (no NaN left)
         if done and beyond.shape[0] and self._ends_peak > beyond[0]:
